@@ -1,0 +1,69 @@
+"""Packaging for collective.asyncreports."""
+
+from pathlib import Path
+from setuptools import find_namespace_packages
+from setuptools import setup
+
+
+long_description = Path("README.rst").read_text(encoding="utf-8")
+
+setup(
+    name="collective.asyncreports",
+    version="1.0.0a1.dev0",
+    description=(
+        "Queue slow reports in Zope 5 / Plone 6 and run them in ZEO-client "
+        "worker processes, outside the web request."
+    ),
+    long_description=long_description,
+    long_description_content_type="text/x-rst",
+    classifiers=[
+        "Development Status :: 3 - Alpha",
+        "Environment :: Web Environment",
+        "Framework :: Zope",
+        "Framework :: Zope :: 5",
+        "Framework :: Plone",
+        "Framework :: Plone :: 6.1",
+        "Framework :: Plone :: Addon",
+        "License :: OSI Approved :: GNU General Public License v2 (GPLv2)",
+        "Programming Language :: Python :: 3.11",
+    ],
+    keywords="Zope Plone ZEO queue worker reports PDF",
+    license="GPL version 2",
+    package_dir={"": "src"},
+    packages=find_namespace_packages("src", include=["collective.*"]),
+    include_package_data=True,
+    zip_safe=False,
+    python_requires=">=3.11",
+    install_requires=[
+        "BTrees",
+        "persistent",
+        "transaction",
+        "ZODB",
+        "ZEO",
+        "Zope",
+        "Products.CMFCore",
+        "reportlab",
+        "zope.component",
+        "zope.interface",
+        "zope.schema",
+    ],
+    extras_require={
+        "plone": [
+            "Products.CMFPlone",
+            "plone.api",
+            "plone.app.layout<7",
+        ],
+        "test": [
+            "plone.testing[zope]",
+            "pypdf",
+            "zope.testbrowser",
+            "zope.testrunner",
+            "ruff",
+        ],
+    },
+    entry_points={
+        "console_scripts": [
+            "asyncreports = collective.asyncreports.worker.cli:main",
+        ],
+    },
+)

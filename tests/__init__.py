@@ -1,0 +1,1 @@
+"""Tests of collective.asyncreports (run with zope-testrunner, see Makefile)."""
