@@ -1,0 +1,343 @@
+"""A complete local system for ``make run`` and the end-to-end tests.
+
+ZEO server (FileStorage + blobs), a Zope WSGI instance as ZEO client and one
+worker, all on 127.0.0.1, with configuration written under one home folder.
+Every process started here is stopped here, by PID.
+"""
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+BIN = Path(sys.executable).parent
+QUEUE_ID = "asyncreports"
+ADMIN = "admin"
+
+ZEO_CONF = """\
+<zeo>
+  address 127.0.0.1:{zeo_port}
+</zeo>
+<filestorage 1>
+  path {var}/Data.fs
+  blob-dir {var}/blobs
+</filestorage>
+<eventlog>
+  <logfile>
+    path {var}/log/zeo.log
+  </logfile>
+</eventlog>
+"""
+
+ZOPE_CONF = """\
+%define INSTANCE {home}
+instancehome $INSTANCE
+clienthome {var}
+debug-mode off
+<environment>
+  CHAMELEON_CACHE {var}/cache
+</environment>
+<zodb_db main>
+  <zeoclient>
+    server 127.0.0.1:{zeo_port}
+    storage 1
+    name zeostorage
+    blob-dir {var}/blobcache
+    shared-blob-dir off
+    cache-size 64MB
+  </zeoclient>
+  mount-point /
+  cache-size 10000
+</zodb_db>
+"""
+
+ZOPE_INI = """\
+[app:zope]
+use = egg:Zope#main
+zope_conf = {etc}/zope.conf
+
+[server:main]
+use = egg:waitress#main
+host = 127.0.0.1
+port = {http_port}
+threads = 4
+
+[pipeline:main]
+pipeline =
+    egg:Zope#httpexceptions
+    zope
+
+[loggers]
+keys = root
+
+[handlers]
+keys = eventlog
+
+[formatters]
+keys = generic
+
+[logger_root]
+level = INFO
+handlers = eventlog
+
+[handler_eventlog]
+class = FileHandler
+args = (r'{var}/log/instance.log', 'a')
+level = INFO
+formatter = generic
+
+[formatter_generic]
+format = %(asctime)s %(levelname)s [%(name)s] %(message)s
+"""
+
+SITE_ZCML = """\
+<configure
+    xmlns="http://namespaces.zope.org/zope"
+    xmlns:five="http://namespaces.zope.org/five">
+  <include package="Zope2.App" />
+  <five:loadProducts file="meta.zcml" />
+  <five:loadProducts />
+  <include package="collective.asyncreports" />
+  <five:loadProductsOverrides />
+</configure>
+"""
+
+
+class Instance:
+    """One home folder: ``etc/`` (configuration) and ``var/`` (data, logs, pids)."""
+
+    def __init__(self, home, zeo_port=8100, http_port=8080):
+        self.home = Path(home).resolve()
+        self.etc = self.home / "etc"
+        self.var = self.home / "var"
+        self.zeo_port = int(zeo_port)
+        self.http_port = int(http_port)
+        self.processes = []
+
+    @property
+    def zope_conf(self):
+        return self.etc / "zope.conf"
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def write_configuration(self):
+        """(Re)write etc/ for the current ports; var/ and its data are kept."""
+        for folder in (self.etc, self.var / "log", self.var / "blobs", self.var / "cache"):
+            folder.mkdir(parents=True, exist_ok=True)
+        values = {
+            "home": self.home, "etc": self.etc, "var": self.var,
+            "zeo_port": self.zeo_port, "http_port": self.http_port,
+        }
+        for name, template in (("zeo.conf", ZEO_CONF), ("zope.conf", ZOPE_CONF),
+                               ("zope.ini", ZOPE_INI), ("site.zcml", SITE_ZCML)):
+            (self.etc / name).write_text(template.format(**values))
+
+    def admin_password(self):
+        """The admin password, made on first use and kept in var/ (mode 600)."""
+        path = self.var / "admin-password"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(12))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+    # -- processes ----------------------------------------------------------------
+
+    def start(self, name, args, log_name=None):
+        """Start a child process, its output going to var/log/NAME.log."""
+        log = open(self.var / "log" / f"{log_name or name}.out", "ab")
+        process = subprocess.Popen(
+            args, cwd=self.home, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        log.close()
+        process.name = name
+        self.processes.append(process)
+        self._write_pids()
+        return process
+
+    def start_zeo(self):
+        process = self.start("zeo", [str(BIN / "runzeo"), "-C", str(self.etc / "zeo.conf")])
+        wait_for_port(self.zeo_port, process)
+        return process
+
+    def bootstrap(self, *extra):
+        """Create the admin user and the /asyncreports queue when missing."""
+        subprocess.run(
+            [sys.executable, "-m", "collective.asyncreports.devinstance", "bootstrap",
+             "--home", str(self.home), "--zeo-port", str(self.zeo_port),
+             "--http-port", str(self.http_port), *extra],
+            check=True, cwd=self.home)
+
+    def start_zope(self):
+        process = self.start("zope", [str(BIN / "runwsgi"), str(self.etc / "zope.ini")])
+        wait_for_port(self.http_port, process, timeout=120)
+        return process
+
+    def start_worker(self, *args, name="worker"):
+        return self.start(name, [str(BIN / "asyncreports"), "-C", str(self.zope_conf),
+                                 "worker", *args])
+
+    def run_command(self, *args, timeout=300, check=True):
+        """Run ``asyncreports -C zope.conf ARGS`` to the end; return the CompletedProcess."""
+        return subprocess.run(
+            [str(BIN / "asyncreports"), "-C", str(self.zope_conf), *args],
+            capture_output=True, text=True, timeout=timeout, check=check, cwd=self.home)
+
+    def stop(self, process, timeout=30):
+        """Stop one child by PID: SIGTERM, then SIGKILL after ``timeout``."""
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        if process in self.processes:
+            self.processes.remove(process)
+            self._write_pids()
+
+    def stop_all(self):
+        """Stop every child, newest first (worker, Zope, then ZEO)."""
+        for process in reversed(list(self.processes)):
+            self.stop(process)
+
+    def _write_pids(self):
+        pids = [str(os.getpid())] + [str(p.pid) for p in self.processes]
+        (self.var / "run.pids").write_text("\n".join(pids) + "\n")
+
+
+def wait_for_port(port, process=None, timeout=60):
+    """Wait until 127.0.0.1:port accepts connections; fail early if ``process`` died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{process.name} exited with {process.returncode}; see var/log")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bootstrap(instance, password):
+    """In a booted Zope: admin user and queue, created once (runs in a child process)."""
+    import transaction
+
+    from collective.asyncreports.worker.boot import boot
+    from collective.asyncreports.zmi.queue import manage_addAsyncReportQueue
+
+    app = boot(instance.zope_conf)
+    users = app.acl_users
+    if users.getUserById(ADMIN) is None:
+        users._doAddUser(ADMIN, password, ["Manager"], [])
+    if QUEUE_ID not in app.objectIds():
+        manage_addAsyncReportQueue(app, QUEUE_ID, "Async reports")
+    app._getOb(QUEUE_ID).server_url = instance.url
+    transaction.commit()
+    app._p_jar.close()
+
+
+def stop_background_run(instance):
+    """``make stop``: signal the launcher recorded in var/run.pids, then its children."""
+    pids_file = instance.var / "run.pids"
+    if not pids_file.exists():
+        print("nothing to stop (no var/run.pids)")
+        return
+    pids = [int(line) for line in pids_file.read_text().split()]
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.2)
+    for pid in pids:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    pids_file.unlink(missing_ok=True)
+    print("stopped")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def run(instance):
+    """``make run``: start everything, print where it is, stop it all on Ctrl-C."""
+    instance.write_configuration()
+    password = instance.admin_password()
+    stopping = []
+
+    def handle(signum, frame):
+        stopping.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handle)
+    try:
+        instance.start_zeo()
+        instance.bootstrap("--password", password)
+        instance.start_zope()
+        instance.start_worker()
+        print(f"""
+collective.asyncreports is running (Ctrl-C or `make stop` stops it all)
+  ZMI:        {instance.url}/manage_main
+  Queue:      {instance.url}/{QUEUE_ID}/manage_queue
+  Login:      {ADMIN} / {password}
+  ZEO server: 127.0.0.1:{instance.zeo_port} (data in {instance.var})
+  Logs:       {instance.var}/log/
+""", flush=True)
+        while all(p.poll() is None for p in instance.processes):
+            time.sleep(0.5)
+        dead = [p.name for p in instance.processes if p.poll() is not None]
+        print(f"{', '.join(dead)} exited; stopping everything (see var/log)", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        instance.stop_all()
+        (instance.var / "run.pids").unlink(missing_ok=True)
+        print("stopped", flush=True)
+
+
+def main(argv=None):
+    """``python -m collective.asyncreports.devinstance run|stop|bootstrap``."""
+    parser = argparse.ArgumentParser(prog="devinstance", description=__doc__)
+    parser.add_argument("command", choices=["run", "stop", "bootstrap"])
+    parser.add_argument("--home", default=".")
+    parser.add_argument("--zeo-port", type=int, default=8100)
+    parser.add_argument("--http-port", type=int, default=8080)
+    parser.add_argument("--password", help="admin password (bootstrap)")
+    args = parser.parse_args(argv)
+    instance = Instance(args.home, args.zeo_port, args.http_port)
+    if args.command == "run":
+        return run(instance)
+    if args.command == "stop":
+        return stop_background_run(instance)
+    return bootstrap(instance, args.password or instance.admin_password())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Where results go: PDFs and error logs stored as content next to the job."""

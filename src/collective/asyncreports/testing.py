@@ -1,0 +1,76 @@
+"""Test layers: a Zope app with the product, a queue, a folder tree and users."""
+
+from OFS.Folder import manage_addFolder
+from OFS.Image import manage_addFile
+from plone.testing import Layer
+from plone.testing import zope
+from plone.testing import zca
+from plone.testing import zodb
+
+from collective.asyncreports.permissions import QueueReport
+
+
+QUEUE_ID = "asyncreports"
+PASSWORD = "secret-password"
+MANAGER = "manager"
+REPORTER = "alice"  # may queue reports
+OTHER_REPORTER = "carol"  # may queue reports too, but sees only her own
+BYSTANDER = "bob"  # authenticated, no rights on the queue
+REPORTER_ROLE = "Reporter"
+
+
+def build_fixture(app):
+    """Add users, a Reporter role, a queue and a small folder tree to ``app``."""
+    from collective.asyncreports.zmi.queue import manage_addAsyncReportQueue
+
+    app._addRole(REPORTER_ROLE)
+    users = app.acl_users
+    users._doAddUser(MANAGER, PASSWORD, ["Manager"], [])
+    users._doAddUser(REPORTER, PASSWORD, [REPORTER_ROLE], [])
+    users._doAddUser(OTHER_REPORTER, PASSWORD, [REPORTER_ROLE], [])
+    users._doAddUser(BYSTANDER, PASSWORD, [], [])
+    queue = manage_addAsyncReportQueue(app, QUEUE_ID, "Reports")
+    queue.manage_permission(QueueReport, ["Manager", REPORTER_ROLE], acquire=0)
+    # ZMI tabs need the ZMI itself: reporters get its screens on the queue only.
+    queue.manage_permission("View management screens", ["Manager", REPORTER_ROLE], acquire=0)
+    queue.server_url = "http://reports.example.com"
+    queue.job_queue().backoff_seconds = 0
+    manage_addFolder(app, "docs", "Documents")
+    docs = app.docs
+    manage_addFolder(docs, "minutes", "Meeting minutes")
+    manage_addFile(docs, "agenda.txt", b"1. Welcome", "Agenda")
+    manage_addFile(docs.minutes, "2026-01.txt", b"x" * 1234, "January minutes")
+    return queue
+
+
+class AsyncReportsLayer(Layer):
+    """Loads the package's ZCML, installs the product and builds the fixture."""
+
+    defaultBases = (zope.STARTUP,)
+
+    def setUp(self):
+        from zope.configuration import xmlconfig
+
+        import collective.asyncreports
+
+        self["zodbDB"] = zodb.stackDemoStorage(self.get("zodbDB"), name="AsyncReports")
+        self["configurationContext"] = context = zca.stackConfigurationContext(
+            self.get("configurationContext"))
+        xmlconfig.file("configure.zcml", collective.asyncreports, context=context)
+        with zope.zopeApp() as app:
+            zope.installProduct(app, "collective.asyncreports")
+            build_fixture(app)
+
+    def tearDown(self):
+        with zope.zopeApp() as app:
+            zope.uninstallProduct(app, "collective.asyncreports")
+        del self["configurationContext"]
+        self["zodbDB"].close()
+        del self["zodbDB"]
+
+
+FIXTURE = AsyncReportsLayer()
+INTEGRATION_TESTING = zope.IntegrationTesting(
+    bases=(FIXTURE,), name="AsyncReports:Integration")
+FUNCTIONAL_TESTING = zope.FunctionalTesting(
+    bases=(FIXTURE,), name="AsyncReports:Functional")

@@ -1,0 +1,234 @@
+"""The ``asyncreports`` console script: worker, submit, jobs, show."""
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+import transaction
+from AccessControl.SecurityManagement import newSecurityManager
+from AccessControl.SecurityManagement import noSecurityManager
+from Acquisition import aq_base
+from Testing.makerequest import makerequest
+from zope.globalrequest import setRequest
+
+from collective.asyncreports.errors import AsyncReportsError
+from collective.asyncreports.errors import ConfigurationError
+from collective.asyncreports.locations import queue_paths
+from collective.asyncreports.queue import ALL_STATES
+from collective.asyncreports.submission import submit
+from collective.asyncreports.users import find_user
+from collective.asyncreports.worker.boot import boot
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
+
+
+def _parser():
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument(
+        "-C", "--config", metavar="ZOPE_CONF", default=argparse.SUPPRESS,
+        help="the instance's zope.conf (a ZEO client configuration)")
+    queue = argparse.ArgumentParser(add_help=False)
+    queue.add_argument(
+        "--queue", metavar="PATH",
+        help="physical path of the queue, e.g. /asyncreports (default: the only one)")
+
+    parser = argparse.ArgumentParser(
+        prog="asyncreports", parents=[config],
+        description="Run and inspect collective.asyncreports queues.")
+    parser.add_argument("--log-level", default="INFO",
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    worker = commands.add_parser(
+        "worker", parents=[config], help="claim and run jobs")
+    worker.add_argument("--once", action="store_true",
+                        help="process what is due, then exit (for cron / systemd timers)")
+    worker.add_argument("--max-jobs", type=_positive_int, metavar="N",
+                        help="exit after N jobs, so a supervisor can recycle the process")
+    worker.add_argument("--concurrency", type=_positive_int, default=1, metavar="N",
+                        help="jobs run at once, each with its own connection (default 1)")
+    worker.add_argument("--poll-interval", type=_positive_float, default=5.0, metavar="S",
+                        help="longest sleep between queue checks; commits wake it sooner")
+    worker.add_argument("--queue", metavar="PATH", action="append",
+                        help="serve only this queue (repeatable; default: every queue)")
+
+    submit_cmd = commands.add_parser(
+        "submit", parents=[config, queue], help="queue a report; prints the job id")
+    submit_cmd.add_argument("report", help="report name, e.g. object-inventory")
+    submit_cmd.add_argument("--path", required=True, help="target object path")
+    submit_cmd.add_argument("--param", action="append", default=[], metavar="K=V",
+                            help="report parameter (repeatable)")
+    submit_cmd.add_argument("--user", required=True, metavar="USERID",
+                            help="the user the report runs as and belongs to")
+    submit_cmd.add_argument("--priority", type=int, default=0)
+
+    jobs = commands.add_parser("jobs", parents=[config, queue], help="list jobs")
+    jobs.add_argument("--state", choices=ALL_STATES)
+    jobs.add_argument("--owner", metavar="USERID")
+    jobs.add_argument("--limit", type=_positive_int, default=100)
+    jobs.add_argument("--json", action="store_true")
+
+    show = commands.add_parser("show", parents=[config, queue], help="show one job")
+    show.add_argument("job_id")
+    show.add_argument("--json", action="store_true")
+    return parser
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be above 0 (got {value})")
+    return value
+
+
+def _params(pairs):
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise AsyncReportsError(f"--param {pair!r}: expected NAME=VALUE")
+        params[name.strip()] = value
+    return params
+
+
+def _iso(timestamp):
+    if not timestamp:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def job_json(job, server_url):
+    """The public JSON shape of a job (CLI ``--json``)."""
+    data = job.as_dict()
+    for name in ("created", "started", "finished", "not_before"):
+        data[name] = _iso(data.get(name))
+    data["result_url"] = server_url + job.result_path if job.result_path else None
+    data["error_url"] = server_url + job.error_path if job.error_path else None
+    return data
+
+
+def _find_queue(app, path):
+    if path is None:
+        paths = queue_paths(app._p_jar.root())
+        if len(paths) != 1:
+            found = ", ".join(paths) or "none"
+            raise AsyncReportsError(f"choose a queue with --queue (queues: {found})")
+        path = paths[0]
+    try:
+        queue = app.unrestrictedTraverse(path.lstrip("/"))
+        queue.job_queue()
+    except (AttributeError, KeyError, LookupError) as exc:
+        raise AsyncReportsError(f"no Async Report Queue at {path!r}") from exc
+    return queue
+
+
+def _print_job(job, out):
+    out.write(f"{job.id}  {job.state:<9} {job.report:<20} {job.path}  "
+              f"owner={job.owner_id} attempts={job.attempts}/{job.max_attempts}\n")
+
+
+def command_worker(app, args, out):
+    from collective.asyncreports.worker.loop import Worker
+
+    worker = Worker(app._p_jar.db(), queues=args.queue, concurrency=args.concurrency,
+                    poll_interval=args.poll_interval, max_jobs=args.max_jobs,
+                    once=args.once)
+    worker.install_signal_handlers()
+    return worker.run()
+
+
+def command_submit(app, args, out):
+    queue = _find_queue(app, args.queue)
+    user, _folder = find_user(queue, args.user)
+    newSecurityManager(None, user)
+    try:
+        job = submit(queue, args.report, args.path, _params(args.param),
+                     priority=args.priority)
+        transaction.commit()
+    finally:
+        noSecurityManager()
+    out.write(job.id + "\n")
+    return 0
+
+
+def command_jobs(app, args, out):
+    queue = _find_queue(app, args.queue)
+    jobs, total = queue.job_queue().list_jobs(
+        state=args.state, owner=args.owner, size=args.limit)
+    if args.json:
+        url = queue.effective_server_url()
+        json.dump([job_json(job, url) for job in jobs], out, indent=2)
+        out.write("\n")
+    else:
+        for job in jobs:
+            _print_job(job, out)
+        out.write(f"{len(jobs)} of {total} job(s)\n")
+    return 0
+
+
+def command_show(app, args, out):
+    queue = _find_queue(app, args.queue)
+    job = queue.job_queue().get(args.job_id)
+    data = job_json(job, queue.effective_server_url())
+    if args.json:
+        json.dump(data, out, indent=2)
+        out.write("\n")
+    else:
+        for name, value in data.items():
+            if name != "history":
+                out.write(f"{name:>16}: {value}\n")
+        for event in job.history:
+            out.write(f"{_iso(event['time'])}  {event['event']:<10} "
+                      f"{event.get('actor') or '-'}  {event.get('detail') or ''}\n")
+    return 0
+
+
+COMMANDS = {
+    "worker": command_worker,
+    "submit": command_submit,
+    "jobs": command_jobs,
+    "show": command_show,
+}
+
+
+def run(app, argv, out=sys.stdout):
+    """Run a command on an already booted ``app`` (used by zconsole too)."""
+    args = _parser().parse_args(argv)
+    app = makerequest(aq_base(app))
+    setRequest(app.REQUEST)
+    try:
+        return COMMANDS[args.command](app, args, out)
+    except AsyncReportsError as exc:
+        transaction.abort()
+        sys.stderr.write(f"asyncreports: error: {exc}\n")
+        return 2
+
+
+def main(argv=None):
+    """Console script entry point."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    if not getattr(args, "config", None):
+        sys.stderr.write("asyncreports: error: -C ZOPE_CONF is required\n")
+        return 2
+    try:
+        app = boot(args.config)
+    except ConfigurationError as exc:
+        sys.stderr.write(f"asyncreports: error: {exc}\n")
+        return 2
+    return run(app, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Running one claimed job: own connection, synthetic request, the owner's rights."""
+
+import time
+import traceback
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+from AccessControl import Unauthorized
+from AccessControl import getSecurityManager
+from AccessControl.SecurityManagement import newSecurityManager
+from AccessControl.SecurityManagement import noSecurityManager
+from Testing.makerequest import makerequest
+from transaction import TransactionManager
+from transaction.interfaces import TransientError
+from zope.component.hooks import setSite
+from zope.globalrequest import clearRequest
+from zope.globalrequest import setRequest
+
+from collective.asyncreports import logger
+from collective.asyncreports.errors import LeaseLost
+from collective.asyncreports.permissions import View
+from collective.asyncreports.reports.registry import get_report
+from collective.asyncreports.reports.registry import validate_parameters
+from collective.asyncreports.results.zmi import error_log_text
+from collective.asyncreports.results.zmi import store_error_log
+from collective.asyncreports.results.zmi import store_pdf
+from collective.asyncreports.users import load_user
+
+
+# Outcomes of JobRunner.run, for the worker's counters and log.
+DONE = "done"
+FAILED = "failed"
+RELEASED = "released"
+CANCELLED = "cancelled"
+LOST = "lost"
+
+
+def apply_server_url(request, server_url):
+    """Make absolute_url() inside a report start with ``server_url``."""
+    parts = urlsplit(server_url)
+    request.setServerURL(parts.scheme or "http", parts.hostname or "localhost", parts.port)
+
+
+def _nearest_site(obj):
+    from zope.component.interfaces import ISite
+
+    while obj is not None:
+        if ISite.providedBy(obj):
+            return obj
+        obj = getattr(obj, "__parent__", None) or getattr(obj, "aq_parent", None)
+    return None
+
+
+class JobRunner:
+    """Runs claimed jobs of one database, each in a connection of its own."""
+
+    def __init__(self, db, worker_id, step_attempts=3, step_backoff=1.0):
+        self.db = db
+        self.worker_id = worker_id
+        self.step_attempts = step_attempts
+        self.step_backoff = step_backoff
+
+    @contextmanager
+    def _session(self):
+        """A fresh connection and transaction manager; everything reset after."""
+        manager = TransactionManager()
+        connection = self.db.open(transaction_manager=manager)
+        try:
+            app = makerequest(connection.root()["Application"])
+            setRequest(app.REQUEST)
+            yield app, manager
+        finally:
+            noSecurityManager()
+            setSite(None)
+            clearRequest()
+            manager.abort()
+            connection.close()
+
+    def run(self, queue_path, job_id, token):
+        """Run one claimed job to its end; return DONE, FAILED, RELEASED, CANCELLED or LOST.
+
+        Transient errors (ConflictError, ZEO disconnects) retry the step with
+        backoff, then hand the job back to the queue; report errors fail the
+        job at once with an error log.
+        """
+        started = time.monotonic()
+        error = None
+        for attempt in range(1, self.step_attempts + 1):
+            try:
+                outcome, detail = self._run_once(queue_path, job_id, token)
+                break
+            except LeaseLost as exc:
+                outcome, detail = LOST, str(exc)
+                break
+            except TransientError as exc:
+                error = exc
+                logger.info("job %s: transient %s on step %d; retrying",
+                            job_id, type(exc).__name__, attempt)
+                time.sleep(self.step_backoff * 2 ** (attempt - 1))
+            except Exception as exc:  # report code may raise anything
+                outcome, detail = self._record_failure(queue_path, job_id, token, exc)
+                break
+        else:
+            outcome, detail = self._release(queue_path, job_id, token, error)
+        logger.info("job %s %s in %.2fs: %s", job_id, outcome,
+                    time.monotonic() - started, detail)
+        return outcome
+
+    def _run_once(self, queue_path, job_id, token):
+        with self._session() as (app, manager):
+            queue = app.unrestrictedTraverse(queue_path)
+            apply_server_url(app.REQUEST, queue.effective_server_url())
+            jobs = queue.job_queue()
+            job = jobs.check_lease(job_id, token)
+            logger.info(
+                "job %s started: report=%s path=%s owner=%s attempt=%d/%d",
+                job.id, job.report, job.path, job.owner_id, job.attempts, job.max_attempts,
+            )
+            site = _nearest_site(queue)
+            if site is not None:
+                setSite(site)
+            user = load_user(app, job.owner_folder, job.owner_id)
+            newSecurityManager(app.REQUEST, user)
+            report = get_report(job.report)
+            target = app.restrictedTraverse(job.path)
+            if not getSecurityManager().checkPermission(View, target):
+                raise Unauthorized(f"{job.owner_id} may not view {job.path}")
+            params = validate_parameters(report, job.params, target)
+            rendered = report.render(target, app.REQUEST, params)
+            pdf = rendered if isinstance(rendered, bytes) else rendered.to_pdf()
+            job = jobs.check_lease(job_id, token)
+            if job.cancel_requested:
+                jobs.confirm_cancel(job_id, token)
+                manager.commit()
+                return CANCELLED, "cancel requested while running"
+            path = store_pdf(queue, job, pdf, report.filename(target, params), user)
+            jobs.finish(job_id, token, path)
+            manager.commit()
+            return DONE, f"result {path} ({len(pdf)} bytes)"
+
+    def _record_failure(self, queue_path, job_id, token, exc):
+        """Store the error log and mark the job failed, in a transaction of its own."""
+        text = "".join(traceback.format_exception(exc))
+        summary = f"{type(exc).__name__}: {exc}"
+
+        def record():
+            with self._session() as (app, manager):
+                queue = app.unrestrictedTraverse(queue_path)
+                jobs = queue.job_queue()
+                job = jobs.check_lease(job_id, token)
+                try:
+                    owner = load_user(app, job.owner_folder, job.owner_id)
+                except Exception:
+                    owner = None
+                path = store_error_log(queue, job, error_log_text(job, text), owner)
+                jobs.fail(job_id, token, summary, error_path=path)
+                manager.commit()
+                return path
+
+        try:
+            path = self._retrying(record)
+        except LeaseLost as lost:
+            return LOST, str(lost)
+        return FAILED, f"{summary} (error log {path})"
+
+    def _release(self, queue_path, job_id, token, error):
+        """Hand the job back to the queue after repeated transient errors."""
+        message = f"transient error: {type(error).__name__}: {error}"
+
+        def release():
+            with self._session() as (app, manager):
+                job = app.unrestrictedTraverse(queue_path).job_queue().release(
+                    job_id, token, message)
+                manager.commit()
+                return job.state
+
+        try:
+            state = self._retrying(release)
+        except (LeaseLost, TransientError) as exc:
+            # The lease will expire and any worker's reaper requeues the job.
+            return RELEASED, f"{message}; could not hand back ({exc}), lease will expire"
+        return RELEASED, f"{message}; job is {state} again"
+
+    def _retrying(self, step, attempts=5):
+        """Run ``step`` and retry it on transient errors, backing off."""
+        for attempt in range(1, attempts + 1):
+            try:
+                return step()
+            except TransientError:
+                if attempt == attempts:
+                    raise
+                time.sleep(self.step_backoff * 2 ** (attempt - 1))

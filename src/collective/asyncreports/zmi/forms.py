@@ -1,0 +1,112 @@
+"""Form helpers for the ZMI tabs: widgets from a report schema, settings parsing."""
+
+from urllib.parse import urlsplit
+
+from zope.schema.interfaces import IBool
+from zope.schema.interfaces import IChoice
+from zope.schema.interfaces import IText
+from zope.schema.interfaces import ITextLine
+
+from collective.asyncreports.errors import InvalidParameters
+from collective.asyncreports.reports.registry import schema_fields
+
+
+PARAM_PREFIX = "param."
+
+# name -> (title, smallest allowed value); all are whole numbers
+SETTINGS = (
+    ("lease_seconds", "Lease time (seconds)", 10),
+    ("max_attempts", "Max attempts", 1),
+    ("backoff_seconds", "Backoff (seconds)", 0),
+    ("backoff_max", "Longest backoff (seconds)", 0),
+    ("retention_days", "Retention (days)", 0),
+)
+
+
+def _kind(field):
+    if IBool.providedBy(field):
+        return "checkbox"
+    if IChoice.providedBy(field):
+        return "select"
+    if IText.providedBy(field) and not ITextLine.providedBy(field):
+        return "textarea"
+    return "text"
+
+
+def widgets(report, form, errors):
+    """Describe one input per schema field of ``report`` for the Submit template.
+
+    ``form`` holds submitted values (re-shown after an error); ``errors`` maps
+    field names to messages.
+    """
+    result = []
+    for name, field in schema_fields(report):
+        key = PARAM_PREFIX + name
+        kind = _kind(field)
+        if key in form:
+            value = form[key]
+        elif field.default is not None:
+            value = str(field.default)
+        else:
+            value = ""
+        options = []
+        if kind == "select":
+            vocabulary = field.vocabulary
+            options = [
+                {"value": str(term.value), "title": term.title or str(term.value)}
+                for term in (vocabulary or ())
+            ]
+        result.append(
+            {
+                "name": key,
+                "title": field.title or name,
+                "description": field.description or "",
+                "required": field.required,
+                "kind": kind,
+                "value": value,
+                "checked": kind == "checkbox" and (
+                    str(value).lower() in ("on", "true", "1", "yes")
+                ),
+                "options": options,
+                "error": errors.get(name, ""),
+            }
+        )
+    return result
+
+
+def raw_parameters(form):
+    """The report parameters in a submitted form, as name -> string."""
+    return {
+        key[len(PARAM_PREFIX):]: value
+        for key, value in form.items()
+        if key.startswith(PARAM_PREFIX)
+    }
+
+
+def parse_settings(form):
+    """Validate the Settings tab; return a dict of typed values.
+
+    Raises InvalidParameters listing every bad field.
+    """
+    values, errors = {}, []
+    for name, title, minimum in SETTINGS:
+        raw = str(form.get(name, "")).strip()
+        try:
+            value = int(raw)
+        except ValueError:
+            errors.append((title, f"must be a whole number (got {raw!r})"))
+            continue
+        if value < minimum:
+            errors.append((title, f"must be at least {minimum} (got {value})"))
+        values[name] = value
+    if values.get("backoff_max", 0) < values.get("backoff_seconds", 0):
+        errors.append(("Longest backoff (seconds)", "must not be below the backoff"))
+    server_url = str(form.get("server_url", "")).strip().rstrip("/")
+    if server_url:
+        parts = urlsplit(server_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            errors.append(("Server URL", f"must be an http(s) URL (got {server_url!r})"))
+    values["server_url"] = server_url
+    if errors:
+        raise InvalidParameters(errors)
+    return values

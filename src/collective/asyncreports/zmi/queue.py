@@ -1,0 +1,376 @@
+"""The "Async Report Queue" ZMI object: a folder holding the job queue and results."""
+
+import secrets
+import time
+import uuid
+from urllib.parse import urlencode
+
+from AccessControl import ClassSecurityInfo
+from AccessControl import Unauthorized
+from AccessControl import getSecurityManager
+from AccessControl.class_init import InitializeClass
+from OFS.Folder import Folder
+from Products.PageTemplates.PageTemplateFile import PageTemplateFile
+from zope.interface import implementer
+from ZPublisher import zpublish
+
+from collective.asyncreports.errors import AsyncReportsError
+from collective.asyncreports.errors import InvalidJobRequest
+from collective.asyncreports.errors import InvalidParameters
+from collective.asyncreports.interfaces import IAsyncReportQueue
+from collective.asyncreports.permissions import ManageQueue
+from collective.asyncreports.permissions import QueueReport
+from collective.asyncreports.queue import ALL_STATES
+from collective.asyncreports.queue import FINAL_STATES
+from collective.asyncreports.queue import JobQueue
+from collective.asyncreports.reports.registry import report_types
+from collective.asyncreports.submission import submit
+from collective.asyncreports.targets import site_of
+from collective.asyncreports.zmi import forms
+from collective.asyncreports.zmi.csrf import check_csrf
+from collective.asyncreports.zmi.csrf import csrf_token
+
+
+RESULTS_ID = "results"
+PAGE_SIZE = 20
+
+
+def _template(name):
+    return PageTemplateFile(f"www/{name}.zpt", globals(), __name__=name)
+
+
+@implementer(IAsyncReportQueue)
+class AsyncReportQueue(Folder):
+    """A queue of report jobs, with a results folder for PDFs and error logs."""
+
+    meta_type = "Async Report Queue"
+    zmi_icon = "fas fa-file-pdf"
+    server_url = ""
+
+    security = ClassSecurityInfo()
+
+    manage_options = (
+        {"label": "Queue", "action": "manage_queue"},
+        {"label": "Submit", "action": "manage_submitForm"},
+        {"label": "Workers", "action": "manage_workers"},
+        {"label": "Settings", "action": "manage_settingsForm"},
+    ) + tuple(
+        option
+        for option in Folder.manage_options
+        if option["label"] in ("Contents", "Security", "Ownership", "Undo")
+    )
+
+    def __init__(self, id, title=""):
+        super().__init__(id)
+        self.title = title
+        self._jobs = JobQueue()
+        self._csrf_secret = secrets.token_hex(32)
+
+    # -- Python API (CLI, worker, Plone) ------------------------------------
+
+    @security.private
+    def job_queue(self):
+        """The persistent JobQueue of this queue object."""
+        return self._jobs
+
+    @security.private
+    def results_folder(self):
+        """The folder that holds this queue's PDFs and error logs."""
+        if RESULTS_ID not in self.objectIds():
+            self._setObject(RESULTS_ID, Folder(RESULTS_ID))
+        return self._getOb(RESULTS_ID)
+
+    @security.private
+    def effective_server_url(self):
+        """Base URL for links made by workers, without a trailing slash."""
+        return (self.server_url or "http://localhost:8080").rstrip("/")
+
+    # -- what the tabs show --------------------------------------------------
+
+    @security.protected(QueueReport)
+    def can_manage(self):
+        """True when the current user may manage every job of this queue."""
+        return bool(getSecurityManager().checkPermission(ManageQueue, self))
+
+    @security.protected(QueueReport)
+    def authenticator(self):
+        """Hidden form field value that proves a POST came from our own form."""
+        return csrf_token(self._csrf_secret)
+
+    @security.protected(QueueReport)
+    def listing(self, REQUEST):
+        """One page of jobs for the Queue tab, as plain dicts.
+
+        Managers see every job; other users see only their own.
+        """
+        state = REQUEST.form.get("state") or None
+        start = max(_int(REQUEST.form.get("b_start"), 0), 0)
+        owner = None if self.can_manage() else _current_user_id()
+        jobs, total = self._jobs.list_jobs(
+            state=state, owner=owner, start=start, size=PAGE_SIZE
+        )
+        rows = [self._job_row(job, REQUEST) for job in jobs]
+        query = {"state": state} if state else {}
+        return {
+            "rows": rows,
+            "total": total,
+            "state": state or "",
+            "states": ("",) + ALL_STATES,
+            "stats": self._jobs.stats(),
+            "prev_url": _page_url(query, start - PAGE_SIZE) if start > 0 else None,
+            "next_url": (
+                _page_url(query, start + PAGE_SIZE)
+                if start + PAGE_SIZE < total
+                else None
+            ),
+            "first": start + 1 if total else 0,
+            "last": min(start + PAGE_SIZE, total),
+            "retention_days": self._jobs.retention_days,
+        }
+
+    def _job_row(self, job, request):
+        row = job.as_dict()
+        row["result_url"] = _url(request, job.result_path)
+        row["error_url"] = _url(request, job.error_path)
+        row["can_cancel"] = not job.is_final and not job.cancel_requested
+        row["can_retry"] = job.state in ("failed", "cancelled")
+        for name in ("created", "started", "finished"):
+            row[name + "_display"] = _when(row[name])
+        return row
+
+    @security.protected(ManageQueue)
+    def worker_rows(self):
+        """Workers known to this queue, newest heartbeat first, for the Workers tab."""
+        window = self._jobs.lease_seconds
+        rows = []
+        for record in self._jobs.workers():
+            row = record.as_dict()
+            row["alive"] = record.is_alive(time.time(), window)
+            row["last_heartbeat_display"] = _when(record.last_heartbeat)
+            rows.append(row)
+        return sorted(rows, key=lambda row: row["last_heartbeat"] or 0, reverse=True)
+
+    @security.protected(ManageQueue)
+    def settings(self):
+        """Current settings, for the Settings tab."""
+        return {
+            "numbers": [
+                {
+                    "name": name,
+                    "title": title,
+                    "minimum": minimum,
+                    "value": getattr(self._jobs, name),
+                }
+                for name, title, minimum in forms.SETTINGS
+            ],
+            "server_url": self.server_url,
+        }
+
+    @security.protected(QueueReport)
+    def submit_form(self, REQUEST):
+        """Everything the Submit tab needs: reports, the chosen one's widgets."""
+        reports = report_types()
+        chosen = REQUEST.form.get("report") or (reports[0][0] if reports else "")
+        report = dict(reports).get(chosen)
+        errors = REQUEST.other.get("asyncreports_errors", {})
+        return {
+            "reports": [{"name": n, "title": r.title} for n, r in reports],
+            "report": chosen,
+            "description": report.description if report else "",
+            "path": REQUEST.form.get("path", "/".join(site_of(self).getPhysicalPath()) or "/"),
+            "widgets": forms.widgets(report, REQUEST.form, errors) if report else [],
+            "form_error": errors.get("", ""),
+            "submission_id": REQUEST.form.get("submission_id") or uuid.uuid4().hex,
+        }
+
+    # -- tabs ----------------------------------------------------------------
+
+    security.declareProtected(QueueReport, "manage_queue")
+    manage_queue = _template("queue")
+
+    security.declareProtected(QueueReport, "manage_submitForm")
+    manage_submitForm = _template("submit")
+
+    security.declareProtected(ManageQueue, "manage_workers")
+    manage_workers = _template("workers")
+
+    security.declareProtected(ManageQueue, "manage_settingsForm")
+    manage_settingsForm = _template("settings")
+
+    # -- state changes: POST only, with a CSRF token -------------------------
+
+    @zpublish(methods="POST")
+    @security.protected(QueueReport)
+    def manage_submitReport(self, REQUEST):
+        """Queue a report from the Submit tab."""
+        check_csrf(self._csrf_secret, REQUEST)
+        form = REQUEST.form
+        try:
+            job = submit(
+                self,
+                form.get("report", ""),
+                form.get("path", ""),
+                forms.raw_parameters(form),
+                dedup_key=form.get("submission_id") or None,
+            )
+        except InvalidParameters as exc:
+            REQUEST.other["asyncreports_errors"] = dict(exc.errors)
+            REQUEST.RESPONSE.setStatus(400)
+            return self.manage_submitForm()
+        except InvalidJobRequest as exc:
+            REQUEST.other["asyncreports_errors"] = {"": str(exc)}
+            REQUEST.RESPONSE.setStatus(400)
+            return self.manage_submitForm()
+        return self._redirect(REQUEST, "manage_queue", f"Queued job {job.id}.")
+
+    @zpublish(methods="POST")
+    @security.protected(QueueReport)
+    def manage_cancelJobs(self, job_ids=(), REQUEST=None):
+        """Cancel jobs: managers any job, other users only their own."""
+        check_csrf(self._csrf_secret, REQUEST)
+        manager, user_id = self.can_manage(), _current_user_id()
+        for job_id in _as_list(job_ids):
+            job = self._lookup(job_id)
+            if not manager and job.owner_id != user_id:
+                raise Unauthorized(f"you may not cancel job {job_id}")
+        return self._apply(REQUEST, job_ids, self._jobs.cancel, "Cancelled")
+
+    @zpublish(methods="POST")
+    @security.protected(ManageQueue)
+    def manage_retryJobs(self, job_ids=(), REQUEST=None):
+        """Put failed or cancelled jobs back in the queue."""
+        check_csrf(self._csrf_secret, REQUEST)
+        return self._apply(REQUEST, job_ids, self._jobs.retry, "Requeued")
+
+    @zpublish(methods="POST")
+    @security.protected(ManageQueue)
+    def manage_purgeJobs(self, job_ids=(), older_than_days="", REQUEST=None):
+        """Remove finished jobs (the chosen ones, or all older than N days) and their results."""
+        check_csrf(self._csrf_secret, REQUEST)
+        ids = _as_list(job_ids)
+        days = _int(older_than_days, None)
+        if not ids and days is None:
+            return self._redirect(REQUEST, "manage_queue", "Choose jobs or an age to purge.")
+        try:
+            purged = self.purge(
+                job_ids=ids or None,
+                older_than=None if ids else days * 86400,
+            )
+        except AsyncReportsError as exc:
+            return self._redirect(REQUEST, "manage_queue", str(exc))
+        return self._redirect(REQUEST, "manage_queue", f"Purged {len(purged)} job(s).")
+
+    @zpublish(methods="POST")
+    @security.protected(ManageQueue)
+    def manage_editSettings(self, REQUEST):
+        """Save the Settings tab."""
+        check_csrf(self._csrf_secret, REQUEST)
+        try:
+            values = forms.parse_settings(REQUEST.form)
+        except InvalidParameters as exc:
+            return self._redirect(REQUEST, "manage_settingsForm", str(exc))
+        self.server_url = values.pop("server_url")
+        for name, value in values.items():
+            setattr(self._jobs, name, value)
+        return self._redirect(REQUEST, "manage_settingsForm", "Settings saved.")
+
+    @security.protected(ManageQueue)
+    def purge(self, job_ids=None, older_than=None, states=FINAL_STATES):
+        """Remove finished jobs and their result and error-log objects.
+
+        Returns the removed jobs. Raises InvalidTransition for running jobs.
+        """
+        purged = self._jobs.purge(states=states, older_than=older_than, job_ids=job_ids)
+        results = self.results_folder()
+        for job in purged:
+            for path in (job.result_path, job.error_path):
+                name = path.rsplit("/", 1)[-1] if path else None
+                if name and name in results.objectIds():
+                    results._delObject(name)
+        return purged
+
+    def _lookup(self, job_id):
+        try:
+            return self._jobs.get(job_id)
+        except KeyError:
+            raise InvalidJobRequest(f"no job with id {job_id!r}") from None
+
+    def _apply(self, request, job_ids, operation, verb):
+        done, problems = [], []
+        for job_id in _as_list(job_ids):
+            try:
+                operation(job_id, actor=_current_user_id())
+            except AsyncReportsError as exc:
+                problems.append(f"{job_id}: {exc}")
+            else:
+                done.append(job_id)
+        message = f"{verb} {len(done)} job(s)." + "".join(f" {p}." for p in problems)
+        return self._redirect(request, "manage_queue", message)
+
+    def _redirect(self, request, view, message):
+        if request is None:
+            return message
+        query = urlencode({"manage_tabs_message": message})
+        request.RESPONSE.redirect(f"{self.absolute_url()}/{view}?{query}")
+        return message
+
+
+InitializeClass(AsyncReportQueue)
+
+
+def _current_user_id():
+    return getSecurityManager().getUser().getId()
+
+
+def _as_list(value):
+    if isinstance(value, str):
+        return [value] if value else []
+    return [v for v in value if isinstance(v, str) and v]
+
+
+def _int(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _when(timestamp):
+    if not timestamp:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+
+
+def _page_url(query, start):
+    return "manage_queue?" + urlencode(dict(query, b_start=max(start, 0)))
+
+
+def _url(request, path):
+    return request.physicalPathToURL(path) if path else None
+
+
+manage_addAsyncReportQueueForm = PageTemplateFile(
+    "www/add.zpt", globals(), __name__="manage_addAsyncReportQueueForm"
+)
+
+
+def manage_addAsyncReportQueue(self, id, title="", REQUEST=None):
+    """Add an Async Report Queue (with its results folder) to this container."""
+    self._setObject(id, AsyncReportQueue(id, title))
+    queue = self._getOb(id)
+    queue.results_folder()
+    if REQUEST is not None:
+        query = urlencode({"manage_tabs_message": "Async Report Queue added."})
+        REQUEST.RESPONSE.redirect(f"{self.absolute_url()}/manage_main?{query}")
+    return queue
+
+
+def register_queue_class(context):
+    """Register the class with Zope's product machinery (called from initialize)."""
+    context.registerClass(
+        AsyncReportQueue,
+        permission="Add Async Report Queues",
+        constructors=(manage_addAsyncReportQueueForm, manage_addAsyncReportQueue),
+        icon=None,
+    )
+
