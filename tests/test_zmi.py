@@ -56,7 +56,8 @@ class SubmitTests(ZMITestCase):
         jobs, total = self.jobs.list_jobs()
         self.assertEqual(total, 1)
         job = jobs[0]
-        self.assertEqual((job.report, job.path, job.owner_id), ("object-inventory", "/docs", "alice"))
+        self.assertEqual(
+            (job.report, job.path, job.owner_id), ("object-inventory", "/docs", "alice"))
         self.assertEqual(job.params["depth"], 2)
         self.assertEqual(job.owner_folder, "/acl_users")
         self.assertEqual(job.state, "queued")

@@ -104,7 +104,7 @@ SITE_ZCML = """\
   <five:loadProducts file="meta.zcml" />
   <five:loadProducts />
   <include package="collective.asyncreports" />
-  <five:loadProductsOverrides />
+{extra_includes}  <five:loadProductsOverrides />
 </configure>
 """
 
@@ -112,8 +112,11 @@ SITE_ZCML = """\
 class Instance:
     """One home folder: ``etc/`` (configuration) and ``var/`` (data, logs, pids)."""
 
-    def __init__(self, home, zeo_port=8100, http_port=8080):
+    def __init__(self, home, zeo_port=8100, http_port=8080, extra_packages=(), env=None):
         self.home = Path(home).resolve()
+        # Add-on packages whose configure.zcml the instance and workers load.
+        self.extra_packages = tuple(extra_packages)
+        self.env = dict(os.environ, **(env or {}))
         self.etc = self.home / "etc"
         self.var = self.home / "var"
         self.zeo_port = int(zeo_port)
@@ -135,6 +138,8 @@ class Instance:
         values = {
             "home": self.home, "etc": self.etc, "var": self.var,
             "zeo_port": self.zeo_port, "http_port": self.http_port,
+            "extra_includes": "".join(
+                f'  <include package="{name}" />\n' for name in self.extra_packages),
         }
         for name, template in (("zeo.conf", ZEO_CONF), ("zope.conf", ZOPE_CONF),
                                ("zope.ini", ZOPE_INI), ("site.zcml", SITE_ZCML)):
@@ -155,7 +160,7 @@ class Instance:
         log = open(self.var / "log" / f"{log_name or name}.out", "ab")
         process = subprocess.Popen(
             args, cwd=self.home, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, env=self.env)
         log.close()
         process.name = name
         self.processes.append(process)
@@ -173,7 +178,7 @@ class Instance:
             [sys.executable, "-m", "collective.asyncreports.devinstance", "bootstrap",
              "--home", str(self.home), "--zeo-port", str(self.zeo_port),
              "--http-port", str(self.http_port), *extra],
-            check=True, cwd=self.home)
+            check=True, cwd=self.home, env=self.env)
 
     def start_zope(self):
         process = self.start("zope", [str(BIN / "runwsgi"), str(self.etc / "zope.ini")])
@@ -188,7 +193,8 @@ class Instance:
         """Run ``asyncreports -C zope.conf ARGS`` to the end; return the CompletedProcess."""
         return subprocess.run(
             [str(BIN / "asyncreports"), "-C", str(self.zope_conf), *args],
-            capture_output=True, text=True, timeout=timeout, check=check, cwd=self.home)
+            capture_output=True, text=True, timeout=timeout, check=check, cwd=self.home,
+            env=self.env)
 
     def stop(self, process, timeout=30):
         """Stop one child by PID: SIGTERM, then SIGKILL after ``timeout``."""

@@ -4,8 +4,8 @@ The ZMI Submit tab, the CLI and the Plone forms all call ``submit``; the job is
 recorded in the caller's transaction, so an aborted request leaves no job.
 """
 
-from AccessControl import getSecurityManager
 from AccessControl import Unauthorized
+from AccessControl import getSecurityManager
 from Acquisition import aq_inner
 from Acquisition import aq_parent
 

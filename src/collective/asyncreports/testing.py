@@ -3,9 +3,9 @@
 from OFS.Folder import manage_addFolder
 from OFS.Image import manage_addFile
 from plone.testing import Layer
-from plone.testing import zope
 from plone.testing import zca
 from plone.testing import zodb
+from plone.testing import zope
 
 from collective.asyncreports.permissions import QueueReport
 

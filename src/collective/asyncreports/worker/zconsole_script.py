@@ -1,6 +1,7 @@
-"""Run an asyncreports command under zconsole: ``zconsole run etc/zope.conf THIS_FILE worker --once``.
+"""Run an asyncreports command under zconsole.
 
-zconsole boots Zope from zope.conf and executes this file with ``app`` bound.
+``zconsole run etc/zope.conf THIS_FILE worker --once``: zconsole boots Zope
+from zope.conf and executes this file with ``app`` bound.
 """
 
 import logging

@@ -1,0 +1,323 @@
+"""A document builder on ReportLab platypus: title, headings, paragraphs, tables."""
+
+import datetime
+import io
+import re
+from xml.sax.saxutils import escape
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import LongTable
+from reportlab.platypus import Paragraph
+from reportlab.platypus import SimpleDocTemplate
+from reportlab.platypus import Spacer
+from reportlab.platypus import TableStyle
+
+
+PAGE_SIZE = A4
+MARGIN = 18 * mm
+# Room between the text and the bottom margin, where the footer goes.
+FOOTER_HEIGHT = 10 * mm
+FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN
+
+CELL_FONT = "Helvetica"
+CELL_BOLD_FONT = "Helvetica-Bold"
+CELL_FONT_SIZE = 8
+CELL_PADDING = 3
+
+# Control characters other than tab and newline make ReportLab's paragraph
+# parser fail or draw garbage; they have no place in a report anyway.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def is_pdf(data):
+    """Tell whether ``data`` looks like a PDF file.
+
+    :param data: Bytes to look at.
+    :returns: True when ``data`` is bytes starting with ``%PDF-``.
+    """
+    return isinstance(data, (bytes, bytearray)) and bytes(data[:5]) == b"%PDF-"
+
+
+def _text(value):
+    """Return ``value`` as cell or paragraph text: None is empty, the rest str()."""
+    if value is None:
+        return ""
+    return _CONTROL_CHARS.sub("", str(value))
+
+
+def _markup(text):
+    """Return ``text`` as paragraph markup that shows it literally."""
+    return escape(text).replace("\n", "<br/>")
+
+
+def _styles():
+    """Return the paragraph styles of a document, by name."""
+    sample = getSampleStyleSheet()
+    cell = ParagraphStyle(
+        "Cell",
+        fontName=CELL_FONT,
+        fontSize=CELL_FONT_SIZE,
+        leading=CELL_FONT_SIZE + 2,
+    )
+    return {
+        "title": sample["Title"],
+        "subtitle": ParagraphStyle(
+            "Subtitle", parent=sample["Heading3"], alignment=TA_CENTER
+        ),
+        1: sample["Heading1"],
+        2: sample["Heading2"],
+        3: sample["Heading3"],
+        "body": sample["BodyText"],
+        "cell": cell,
+        "header": ParagraphStyle("HeaderCell", parent=cell, fontName=CELL_BOLD_FONT),
+    }
+
+
+def _footer_canvas(generated):
+    """Return a canvas class whose pages carry "Page N of M" and ``generated``.
+
+    The total page count is known only at the end, so the canvas holds every
+    page back and draws all footers when the document is saved.
+    """
+
+    class FooterCanvas(Canvas):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self._held_pages = []
+
+        def showPage(self):
+            self._held_pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self):
+            total = len(self._held_pages)
+            for number, page in enumerate(self._held_pages, 1):
+                self.__dict__.update(page)
+                self._draw_footer(number, total)
+                super().showPage()
+            super().save()
+
+        def _draw_footer(self, number, total):
+            self.saveState()
+            self.setStrokeColor(colors.grey)
+            self.setLineWidth(0.5)
+            line_y = MARGIN + 4 * mm
+            self.line(MARGIN, line_y, PAGE_SIZE[0] - MARGIN, line_y)
+            self.setFont(CELL_FONT, CELL_FONT_SIZE)
+            self.setFillColor(colors.grey)
+            self.drawString(MARGIN, MARGIN, generated)
+            self.drawRightString(
+                PAGE_SIZE[0] - MARGIN, MARGIN, f"Page {number} of {total}"
+            )
+            self.restoreState()
+
+    return FooterCanvas
+
+
+def _column_widths(header, rows):
+    """Share the frame width among columns by how wide their content is.
+
+    Columns whose content fits in an equal share keep their natural width;
+    the wider ones split what is left, so short columns never wrap needlessly.
+    """
+    natural = []
+    for index, title in enumerate(header):
+        widest = stringWidth(title, CELL_BOLD_FONT, CELL_FONT_SIZE)
+        for row in rows:
+            widest = max(widest, stringWidth(row[index], CELL_FONT, CELL_FONT_SIZE))
+        natural.append(widest + 2 * CELL_PADDING + 1)
+    if sum(natural) <= FRAME_WIDTH:
+        return [FRAME_WIDTH * width / sum(natural) for width in natural]
+    widths = dict.fromkeys(range(len(header)))
+    remaining = FRAME_WIDTH
+    wide = list(range(len(header)))
+    while True:
+        share = remaining / len(wide)
+        narrow = [index for index in wide if natural[index] <= share]
+        if not narrow:
+            break
+        for index in narrow:
+            widths[index] = natural[index]
+            remaining -= natural[index]
+        wide = [index for index in wide if index not in narrow]
+    for index in wide:
+        widths[index] = remaining / len(wide)
+    return [widths[index] for index in range(len(header))]
+
+
+class Document:
+    """A report document: a title, then headings, paragraphs, tables and space.
+
+    Every piece of text is shown literally: ``<b>`` in a title stays ``<b>``.
+    Build it with the methods below, then call :meth:`to_pdf`.
+    """
+
+    def __init__(self, title, subtitle=None):
+        """Start a document.
+
+        :param title: Document title; shown on top and stored as PDF title.
+        :param subtitle: Optional line shown under the title.
+        """
+        self.title = _text(title)
+        self.subtitle = None if subtitle is None else _text(subtitle)
+        # Blocks are kept as plain data and turned into flowables by to_pdf,
+        # because ReportLab consumes flowables while laying them out.
+        self._blocks = []
+
+    def heading(self, text, level=1):
+        """Add a heading.
+
+        :param text: Heading text.
+        :param level: 1, 2 or 3; 1 is the largest.
+        :raises ValueError: if ``level`` is not 1, 2 or 3.
+        """
+        if level not in (1, 2, 3):
+            raise ValueError(f"heading level must be 1, 2 or 3, not {level!r}")
+        self._blocks.append(("heading", _text(text), level))
+
+    def paragraph(self, text):
+        """Add a paragraph of body text; newlines in ``text`` break lines.
+
+        :param text: Paragraph text.
+        """
+        self._blocks.append(("paragraph", _text(text)))
+
+    def table(self, header, rows, col_widths=None):
+        """Add a table whose header row repeats on every page it spans.
+
+        :param header: Column titles.
+        :param rows: Iterable of rows, each a sequence of as many cells as
+            ``header``. Cells may be any value: None shows as empty, the rest
+            as ``str(value)``; long text wraps inside its cell.
+        :param col_widths: Optional column widths in points (1/72 inch); by
+            default the page width is shared in proportion to the content.
+        :raises ValueError: if a row or ``col_widths`` does not match the
+            header's length.
+        """
+        header = [_text(cell) for cell in header]
+        if not header:
+            raise ValueError("a table needs at least one column")
+        text_rows = []
+        for number, row in enumerate(rows, 1):
+            cells = [_text(cell) for cell in row]
+            if len(cells) != len(header):
+                raise ValueError(
+                    f"table row {number} has {len(cells)} cells, "
+                    f"the header has {len(header)}"
+                )
+            text_rows.append(cells)
+        if col_widths is None:
+            col_widths = _column_widths(header, text_rows)
+        elif len(col_widths) != len(header):
+            raise ValueError(
+                f"{len(col_widths)} column widths given for {len(header)} columns"
+            )
+        self._blocks.append(("table", header, text_rows, list(col_widths)))
+
+    def spacer(self, height):
+        """Add vertical space.
+
+        :param height: Height in points (1/72 inch).
+        """
+        self._blocks.append(("spacer", height))
+
+    def to_pdf(self, generated_at=None):
+        """Lay the document out and return it as PDF.
+
+        :param generated_at: When the report was made, a datetime; naive
+            values count as UTC. Defaults to now.
+        :returns: The PDF file as bytes.
+        """
+        if generated_at is None:
+            generated_at = datetime.datetime.now(datetime.UTC)
+        elif generated_at.tzinfo is None:
+            generated_at = generated_at.replace(tzinfo=datetime.UTC)
+        generated_at = generated_at.astimezone(datetime.UTC)
+        generated = "Generated " + generated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        output = io.BytesIO()
+        template = SimpleDocTemplate(
+            output,
+            pagesize=PAGE_SIZE,
+            leftMargin=MARGIN,
+            rightMargin=MARGIN,
+            topMargin=MARGIN,
+            bottomMargin=MARGIN + FOOTER_HEIGHT,
+            title=self.title,
+            subject=self.subtitle or "",
+            creator="collective.asyncreports",
+        )
+        template.build(
+            self._flowables(_styles()), canvasmaker=_footer_canvas(generated)
+        )
+        return output.getvalue()
+
+    def _flowables(self, styles):
+        """Return fresh ReportLab flowables for the title and every block."""
+        flowables = [Paragraph(_markup(self.title), styles["title"])]
+        if self.subtitle:
+            flowables.append(Paragraph(_markup(self.subtitle), styles["subtitle"]))
+        for kind, *data in self._blocks:
+            if kind == "heading":
+                text, level = data
+                flowables.append(Paragraph(_markup(text), styles[level]))
+            elif kind == "paragraph":
+                flowables.append(Paragraph(_markup(data[0]), styles["body"]))
+            elif kind == "spacer":
+                flowables.append(Spacer(1, data[0]))
+            else:
+                flowables.append(_table_flowable(*data, styles=styles))
+        return flowables
+
+
+def _cell(text, width, style):
+    """Return a table cell: plain text when it fits on one line, else a Paragraph.
+
+    Plain strings are drawn literally and cost far less to lay out than
+    Paragraphs, which only long text needs for wrapping.
+    """
+    fits = "\n" not in text and (
+        stringWidth(text, style.fontName, style.fontSize) <= width - 2 * CELL_PADDING
+    )
+    return text if fits else Paragraph(_markup(text), style)
+
+
+def _table_flowable(header, rows, col_widths, styles):
+    """Return a table flowable for :meth:`Document.table`."""
+    data = [
+        [
+            _cell(text, width, styles["header"])
+            for text, width in zip(header, col_widths, strict=True)
+        ]
+    ]
+    cell_style = styles["cell"]
+    for row in rows:
+        data.append(
+            [_cell(text, width, cell_style) for text, width in zip(row, col_widths, strict=True)]
+        )
+    table = LongTable(data, colWidths=col_widths, repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, 0), CELL_BOLD_FONT, CELL_FONT_SIZE),
+                ("FONT", (0, 1), (-1, -1), CELL_FONT, CELL_FONT_SIZE),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                ("TOPPADDING", (0, 0), (-1, -1), 2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+                ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, colors.whitesmoke]),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.75, colors.grey),
+                ("BOX", (0, 0), (-1, -1), 0.5, colors.grey),
+            ]
+        )
+    )
+    return table

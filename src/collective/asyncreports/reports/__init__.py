@@ -1,0 +1,1 @@
+"""Report types: the IReportType contract, a base class, the registry, built-ins."""

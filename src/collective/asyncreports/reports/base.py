@@ -1,0 +1,59 @@
+"""ReportType: a base class with defaults, so a new report is a few lines."""
+
+import datetime
+import re
+
+from zope.interface import Interface
+from zope.interface import implementer
+
+from collective.asyncreports import permissions
+from collective.asyncreports.reports.interfaces import IReportType
+
+
+@implementer(IReportType)
+class ReportType:
+    """Base class of report types.
+
+    Subclasses set ``title`` and ``description``, usually ``schema``, and
+    implement :meth:`render`::
+
+        class Greeting(ReportType):
+            title = "Greeting"
+            description = "Says hello to the target."
+
+            def render(self, context, request, parameters):
+                document = Document(self.title)
+                document.paragraph(f"Hello {context.getId()}")
+                return document
+
+    and register an instance as a named IReportType utility.
+    """
+
+    title = ""
+    description = ""
+    schema = Interface
+    permission = permissions.QueueReport
+    # Used in file names; the registration name is not known to the utility.
+    name = None
+
+    def available(self, context):
+        """Return True: by default a report can run on any target."""
+        return True
+
+    def render(self, context, request, parameters):
+        """Build the report; subclasses must implement this.
+
+        :raises NotImplementedError: always, here.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement render")
+
+    def filename(self, context, parameters):
+        """Return ``<name>-<YYYYmmdd-HHMMSS>.pdf``, the time in UTC.
+
+        ``<name>`` is ``self.name``, else the title made file-name safe,
+        else ``report``.
+        """
+        stem = re.sub(r"[^a-z0-9]+", "-", (self.name or self.title).lower())
+        stem = stem.strip("-") or "report"
+        now = datetime.datetime.now(datetime.UTC)
+        return f"{stem}-{now:%Y%m%d-%H%M%S}.pdf"

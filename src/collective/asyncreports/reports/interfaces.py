@@ -1,0 +1,50 @@
+"""The contract every report type fulfils."""
+
+from zope.interface import Attribute
+from zope.interface import Interface
+
+
+class IReportType(Interface):
+    """A kind of report that can be queued, registered as a named utility.
+
+    The utility name is the report's name in jobs, URLs and on the command
+    line. Instances are shared by all threads and workers: keep no state on
+    them between calls.
+    """
+
+    title = Attribute("Short human title, e.g. 'Object inventory'.")
+
+    description = Attribute("One or two sentences saying what the report shows.")
+
+    schema = Attribute(
+        "An interface whose zope.schema fields are the report's parameters; "
+        "its invariants are checked too. zope.interface.Interface for none."
+    )
+
+    permission = Attribute(
+        "Name of the Zope permission a user needs on the target to queue the report."
+    )
+
+    def available(context):
+        """Tell whether the report can run on ``context``.
+
+        :param context: The target object.
+        :returns: True when the report makes sense for ``context``.
+        """
+
+    def render(context, request, parameters):
+        """Build the report; runs in a worker as the user who queued it.
+
+        :param context: The target object, traversed with that user's rights.
+        :param request: A synthetic request.
+        :param parameters: Dict of validated, typed parameter values.
+        :returns: A collective.asyncreports.rendering.Document, or the bytes
+            of a PDF the report made itself.
+        """
+
+    def filename(context, parameters):
+        """Return the file name of the result, ending in ``.pdf``.
+
+        :param context: The target object.
+        :param parameters: Dict of validated, typed parameter values.
+        """
