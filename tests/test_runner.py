@@ -1,0 +1,192 @@
+"""The job runner and worker loop in-process, on the functional layer's database."""
+
+import io
+import unittest
+
+import pypdf
+import transaction
+from AccessControl import getSecurityManager
+from AccessControl.SpecialUsers import nobody
+from ZODB.POSException import ConflictError
+from zope.component import getGlobalSiteManager
+from zope.component.hooks import getSite
+
+from collective.asyncreports import testing
+from collective.asyncreports.rendering import Document
+from collective.asyncreports.reports.base import ReportType
+from collective.asyncreports.reports.interfaces import IReportType
+from collective.asyncreports.worker import runner
+from collective.asyncreports.worker.loop import Worker
+
+
+WORKER = "test-worker"
+
+
+class WhoAmI(ReportType):
+    """Reports the user it runs as and the URL of its target."""
+
+    title = "Who am I"
+
+    def __init__(self):
+        self.conflicts_left = 0
+        self.error = None
+
+    def render(self, context, request, parameters):
+        if self.conflicts_left:
+            self.conflicts_left -= 1
+            raise ConflictError("simulated conflict")
+        if self.error is not None:
+            raise self.error
+        document = Document("Who am I")
+        document.paragraph(f"user={getSecurityManager().getUser().getId()}")
+        document.paragraph(f"url={context.absolute_url()}")
+        return document
+
+
+class RunnerTestCase(unittest.TestCase):
+    layer = testing.FUNCTIONAL_TESTING
+
+    def setUp(self):
+        self.app = self.layer["app"]
+        self.queue = self.app[testing.QUEUE_ID]
+        self.jobs = self.queue.job_queue()
+        self.report = WhoAmI()
+        registry = getGlobalSiteManager()
+        registry.registerUtility(self.report, IReportType, "whoami")
+        self.addCleanup(registry.unregisterUtility, self.report, IReportType, "whoami")
+        self.runner = runner.JobRunner(self.layer["zodbDB"], WORKER, step_backoff=0)
+
+    def enqueue(self, owner=testing.REPORTER, path="/docs", report="whoami"):
+        job = self.jobs.enqueue(report, path, {}, owner_id=owner, queue_path="/asyncreports")
+        transaction.commit()
+        return job.id
+
+    def claim(self):
+        (job,) = self.jobs.claim(WORKER)
+        transaction.commit()
+        return job.id, job.lease_token
+
+    def run_job(self, job_id=None):
+        job_id = job_id or self.enqueue()
+        claimed_id, token = self.claim()
+        self.assertEqual(claimed_id, job_id)
+        outcome = self.runner.run("/asyncreports", job_id, token)
+        transaction.begin()  # see what the runner's own connection committed
+        return outcome, self.jobs.get(job_id)
+
+    def stored(self, path):
+        return self.app.unrestrictedTraverse(path.lstrip("/"))
+
+
+class RunnerTests(RunnerTestCase):
+    def test_runs_as_the_owner_with_the_configured_server_url(self):
+        outcome, job = self.run_job()
+        self.assertEqual((outcome, job.state), (runner.DONE, "done"))
+        result = self.stored(job.result_path)
+        self.assertEqual(result.content_type, "application/pdf")
+        text = pypdf.PdfReader(io.BytesIO(bytes(result.data))).pages[0].extract_text()
+        self.assertIn("user=alice", text)
+        self.assertIn("url=http://reports.example.com/docs", text)
+        self.assertEqual(result.getOwner().getId(), "alice")
+        self.assertEqual(result.get_local_roles_for_userid("alice"), ("Owner",))
+        roles = [r["name"] for r in result.rolesOfPermission("View") if r["selected"]]
+        self.assertEqual(sorted(roles), ["Manager", "Owner"])
+
+    def test_security_site_and_request_are_reset_even_after_an_error(self):
+        self.report.error = ValueError("boom")
+        outcome, job = self.run_job()
+        self.assertEqual(outcome, runner.FAILED)
+        self.assertIs(getSecurityManager().getUser(), nobody)
+        self.assertIsNone(getSite())
+
+    def test_report_error_fails_at_once_with_an_error_log(self):
+        self.report.error = ValueError("bad data in row 7")
+        outcome, job = self.run_job()
+        self.assertEqual((outcome, job.state, job.attempts), (runner.FAILED, "failed", 1))
+        self.assertEqual(job.error_message, "ValueError: bad data in row 7")
+        log = self.stored(job.error_path)
+        text = bytes(log.data).decode()
+        self.assertIn("Traceback (most recent call last)", text)
+        self.assertIn("ValueError: bad data in row 7", text)
+        self.assertEqual(log.getOwner().getId(), "alice")
+        self.assertIsNone(job.result_path)
+
+    def test_deleted_owner_fails_the_job_and_nobody_else_runs_it(self):
+        job_id = self.enqueue(owner=testing.OTHER_REPORTER)
+        self.app.acl_users._doDelUsers([testing.OTHER_REPORTER])
+        transaction.commit()
+        try:
+            outcome, job = self.run_job(job_id)
+        finally:
+            self.app.acl_users._doAddUser(
+                testing.OTHER_REPORTER, testing.PASSWORD, [testing.REPORTER_ROLE], [])
+            transaction.commit()
+        self.assertEqual(job.state, "failed")
+        self.assertIn("UnknownUser", job.error_message)
+        self.assertIn("'carol' no longer exists", job.error_message)
+        log = self.stored(job.error_path)
+        self.assertIsNone(log.getOwner())
+        self.assertIn("no longer exists", bytes(log.data).decode())
+
+    def test_transient_conflict_retries_the_step(self):
+        self.report.conflicts_left = 2
+        outcome, job = self.run_job()
+        self.assertEqual((outcome, job.state, job.attempts), (runner.DONE, "done", 1))
+
+    def test_repeated_transient_errors_hand_the_job_back(self):
+        self.report.conflicts_left = 100
+        outcome, job = self.run_job()
+        self.assertEqual((outcome, job.state, job.attempts), (runner.RELEASED, "queued", 1))
+        self.assertIn("ConflictError", job.error_message)
+        self.assertIsNone(job.result_path)
+
+    def test_cancel_requested_while_running_stores_no_result(self):
+        job_id = self.enqueue()
+        claimed_id, token = self.claim()
+        self.jobs.cancel(job_id, actor="manager")
+        transaction.commit()
+        outcome = self.runner.run("/asyncreports", job_id, token)
+        transaction.begin()
+        job = self.jobs.get(job_id)
+        self.assertEqual(
+            (outcome, job.state, job.result_path), (runner.CANCELLED, "cancelled", None))
+        self.assertEqual(self.queue.results.objectIds(), [])
+
+    def test_a_job_taken_over_by_another_worker_is_not_finished_twice(self):
+        job_id = self.enqueue()
+        _claimed, stale_token = self.claim()
+        job = self.jobs.get(job_id)
+        job.lease_token = "someone-else"  # as if reaped and claimed elsewhere
+        transaction.commit()
+        outcome = self.runner.run("/asyncreports", job_id, stale_token)
+        transaction.begin()
+        self.assertEqual(outcome, runner.LOST)
+        self.assertEqual(self.queue.results.objectIds(), [])
+        self.assertEqual(self.jobs.get(job_id).state, "running")
+
+
+class WorkerLoopTests(RunnerTestCase):
+    def test_once_runs_every_due_job_with_concurrency_and_exits(self):
+        ids = [self.enqueue() for _ in range(5)]
+        worker = Worker(self.layer["zodbDB"], concurrency=2, once=True, worker_id=WORKER)
+        self.assertEqual(worker.run(), 0)
+        transaction.begin()
+        self.assertEqual([self.jobs.get(i).state for i in ids], ["done"] * 5)
+        self.assertEqual(len(self.queue.results.objectIds()), 5)
+        record = self.jobs.worker(WORKER)
+        self.assertEqual(record.jobs_done, 5)
+        self.assertIsNotNone(record.stopped)
+
+    def test_max_jobs_stops_after_that_many(self):
+        ids = [self.enqueue() for _ in range(3)]
+        worker = Worker(self.layer["zodbDB"], max_jobs=2, worker_id=WORKER)
+        self.assertEqual(worker.run(), 0)
+        transaction.begin()
+        states = sorted(self.jobs.get(i).state for i in ids)
+        self.assertEqual(states, ["done", "done", "queued"])
+
+    def test_worker_without_queues_says_so(self):
+        self.app.manage_delObjects([testing.QUEUE_ID])
+        transaction.commit()
+        worker = Worker(self.layer["zodbDB"], once=True, worker_id=WORKER)
+        self.assertEqual(worker.run(), 2)
