@@ -219,6 +219,20 @@ class QueueTabTests(ZMITestCase):
         self.assertNotIn(self.carol_job, self.jobs)
         self.assertIn(self.alice_job, self.jobs)
 
+    def test_unknown_job_is_reported_not_raised(self):
+        browser = self.post(testing.REPORTER, "manage_cancelJobs", **{"job_ids:list": "nope"})
+        self.assertIn("Cancelled 0 job(s)", browser.contents)
+        self.assertIn("nope: no job with id", browser.contents)
+
+    def test_helper_methods_are_not_published(self):
+        from zExceptions import Forbidden
+        from zExceptions import NotFound
+
+        browser = self.browser(testing.MANAGER)
+        for name in ("listing", "worker_rows", "settings", "submit_form", "authenticator"):
+            with self.assertRaises((Forbidden, NotFound), msg=name):
+                browser.open(f"{QUEUE_URL}/{name}")
+
     def test_invalid_transition_is_reported_not_raised(self):
         browser = self.post(testing.MANAGER, "manage_retryJobs", **{"job_ids:list": self.alice_job})
         self.assertIn("Requeued 0 job(s)", browser.contents)

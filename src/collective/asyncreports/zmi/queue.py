@@ -87,16 +87,19 @@ class AsyncReportQueue(Folder):
 
     # -- what the tabs show --------------------------------------------------
 
+    @zpublish(False)
     @security.protected(QueueReport)
     def can_manage(self):
         """True when the current user may manage every job of this queue."""
         return bool(getSecurityManager().checkPermission(ManageQueue, self))
 
+    @zpublish(False)
     @security.protected(QueueReport)
     def authenticator(self):
         """Hidden form field value that proves a POST came from our own form."""
         return csrf_token(self._csrf_secret)
 
+    @zpublish(False)
     @security.protected(QueueReport)
     def listing(self, REQUEST):
         """One page of jobs for the Queue tab, as plain dicts.
@@ -138,6 +141,7 @@ class AsyncReportQueue(Folder):
             row[name + "_display"] = _when(row[name])
         return row
 
+    @zpublish(False)
     @security.protected(ManageQueue)
     def worker_rows(self):
         """Workers known to this queue, newest heartbeat first, for the Workers tab."""
@@ -150,6 +154,7 @@ class AsyncReportQueue(Folder):
             rows.append(row)
         return sorted(rows, key=lambda row: row["last_heartbeat"] or 0, reverse=True)
 
+    @zpublish(False)
     @security.protected(ManageQueue)
     def settings(self):
         """Current settings, for the Settings tab."""
@@ -166,6 +171,7 @@ class AsyncReportQueue(Folder):
             "server_url": self.server_url,
         }
 
+    @zpublish(False)
     @security.protected(QueueReport)
     def submit_form(self, REQUEST):
         """Everything the Submit tab needs: reports, the chosen one's widgets."""
@@ -230,8 +236,9 @@ class AsyncReportQueue(Folder):
         check_csrf(self._csrf_secret, REQUEST)
         manager, user_id = self.can_manage(), _current_user_id()
         for job_id in _as_list(job_ids):
-            job = self._lookup(job_id)
-            if not manager and job.owner_id != user_id:
+            if not manager and job_id in self._jobs and (
+                self._jobs.get(job_id).owner_id != user_id
+            ):
                 raise Unauthorized(f"you may not cancel job {job_id}")
         return self._apply(REQUEST, job_ids, self._jobs.cancel, "Cancelled")
 
@@ -288,12 +295,6 @@ class AsyncReportQueue(Folder):
                 if name and name in results.objectIds():
                     results._delObject(name)
         return purged
-
-    def _lookup(self, job_id):
-        try:
-            return self._jobs.get(job_id)
-        except KeyError:
-            raise InvalidJobRequest(f"no job with id {job_id!r}") from None
 
     def _apply(self, request, job_ids, operation, verb):
         done, problems = [], []
