@@ -1,0 +1,103 @@
+"""Job: one queued report run, with its lease, outcome and short history."""
+
+from persistent import Persistent
+from persistent.list import PersistentList
+
+from collective.asyncreports.queue.states import FINAL_STATES
+from collective.asyncreports.queue.states import QUEUED
+
+
+HISTORY_LENGTH = 50
+
+
+class Job(Persistent):
+    """A report to run on a path with parameters, as a user, and how it went.
+
+    Jobs are created and changed only through ``JobQueue``, which keeps its
+    indexes in step with ``state``, ``priority`` and ``not_before``.
+    """
+
+    def __init__(
+        self,
+        id,
+        report,
+        path,
+        params,
+        owner_id,
+        owner_folder="/acl_users",
+        priority=0,
+        created=0.0,
+        not_before=None,
+        max_attempts=3,
+        queue_path="",
+        dedup_key=None,
+    ):
+        self.id = id
+        self.queue_path = queue_path
+        self.report = report
+        self.path = path
+        self.params = dict(params or {})
+        self.owner_id = owner_id
+        self.owner_folder = owner_folder
+        self.priority = int(priority)
+        self.created = created
+        self.not_before = created if not_before is None else not_before
+        self.started = None
+        self.finished = None
+        self.state = QUEUED
+        self.attempts = 0
+        self.max_attempts = max_attempts
+        self.lease_worker = None
+        self.lease_token = None
+        self.lease_expires = None
+        self.progress = 0
+        self.progress_message = ""
+        self.result_path = None
+        self.error_path = None
+        self.error_message = None
+        self.cancel_requested = False
+        self.dedup_key = dedup_key
+        self.history = PersistentList()
+
+    def __repr__(self):
+        return f"<Job {self.id} {self.report!r} {self.state}>"
+
+    @property
+    def is_final(self):
+        """True once the job is done, failed or cancelled."""
+        return self.state in FINAL_STATES
+
+    def add_event(self, now, actor, event, detail=""):
+        """Append an event to the history, keeping only the latest ones."""
+        self.history.append({"time": now, "actor": actor, "event": event, "detail": detail})
+        del self.history[:-HISTORY_LENGTH]
+
+    def as_dict(self):
+        """Return the job as a JSON-serialisable dict (the lease token left out)."""
+        return {
+            "id": self.id,
+            "queue_path": self.queue_path,
+            "state": self.state,
+            "report": self.report,
+            "path": self.path,
+            "params": dict(self.params),
+            "owner": self.owner_id,
+            "owner_folder": self.owner_folder,
+            "priority": self.priority,
+            "attempts": self.attempts,
+            "max_attempts": self.max_attempts,
+            "created": self.created,
+            "not_before": self.not_before,
+            "started": self.started,
+            "finished": self.finished,
+            "progress": self.progress,
+            "progress_message": self.progress_message,
+            "result_path": self.result_path,
+            "error_path": self.error_path,
+            "error_message": self.error_message,
+            "cancel_requested": self.cancel_requested,
+            "dedup_key": self.dedup_key,
+            "lease_worker": self.lease_worker,
+            "lease_expires": self.lease_expires,
+            "history": [dict(event) for event in self.history],
+        }

@@ -1,0 +1,638 @@
+"""JobQueue: the persistent queue of report jobs, built to avoid write hot spots."""
+
+import math
+import random
+import secrets
+import time
+from itertools import islice
+from itertools import takewhile
+
+from BTrees.Length import Length
+from BTrees.OOBTree import OOBTree
+from BTrees.OOBTree import OOTreeSet
+from persistent import Persistent
+
+from collective.asyncreports.errors import InvalidJobRequest
+from collective.asyncreports.errors import InvalidTransition
+from collective.asyncreports.errors import JobNotFound
+from collective.asyncreports.errors import LeaseLost
+from collective.asyncreports.queue.job import Job
+from collective.asyncreports.queue.states import ALL_STATES
+from collective.asyncreports.queue.states import CANCELLED
+from collective.asyncreports.queue.states import DONE
+from collective.asyncreports.queue.states import FAILED
+from collective.asyncreports.queue.states import FINAL_STATES
+from collective.asyncreports.queue.states import QUEUED
+from collective.asyncreports.queue.states import RUNNING
+from collective.asyncreports.queue.workers import WorkerRecord
+
+
+# BTrees will not merge two concurrent changes to a bucket when one of them
+# deletes the bucket's first key (or empties it), and a claim always deletes
+# the smallest due key.  So every index starts with this key, which sorts
+# before every real (tuple) key and is never deleted: claims and finishes
+# then merge with concurrent enqueues instead of conflicting.
+_FIRST = ()
+
+
+def _now(now):
+    return time.time() if now is None else now
+
+
+def _index():
+    return OOTreeSet([_FIRST])
+
+
+def _keys(index, start=_FIRST, stop=None):
+    """Real keys of an index in order, after ``start`` and up to ``stop``."""
+    return index.keys(min=start, max=stop, excludemin=True)
+
+
+def _first(index, start=_FIRST):
+    return next(iter(_keys(index, start)), None)
+
+
+def _due_key(job):
+    # Claim order: highest priority, then earliest not_before, then oldest.
+    return (-job.priority, job.not_before, job.created, job.id)
+
+
+def _newest_key(job):
+    return (-job.created, job.id)
+
+
+def _owner_key(job):
+    return (job.owner_id, -job.created, job.id)
+
+
+def _check_states(states):
+    unknown = [state for state in states if state not in ALL_STATES]
+    if unknown:
+        raise ValueError(f"unknown job state(s): {', '.join(map(repr, unknown))}")
+
+
+class JobQueue(Persistent):
+    """Jobs waiting, running and finished, and the workers that run them.
+
+    Settings are plain attributes: ``lease_seconds`` (how long a claim holds a
+    job without heartbeats), ``max_attempts`` (default per job),
+    ``backoff_seconds`` and ``backoff_max`` (delay before a retry) and
+    ``retention_days`` (for callers that purge old jobs).
+
+    Every method that depends on the clock takes ``now`` (epoch seconds,
+    default ``time.time()``).
+    """
+
+    def __init__(
+        self,
+        lease_seconds=300,
+        max_attempts=3,
+        backoff_seconds=30,
+        backoff_max=3600,
+        retention_days=30,
+    ):
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self.backoff_max = backoff_max
+        self.retention_days = retention_days
+        self._jobs = OOBTree()
+        self._due = _index()
+        self._newest = _index()
+        self._by_owner = _index()
+        # Never reassigned after this, so the queue object itself is not
+        # rewritten by enqueues and claims; only the sets and counters are.
+        self._by_state = {state: _index() for state in ALL_STATES}
+        self._counts = {state: Length() for state in ALL_STATES}
+        self._dedup = OOBTree()
+        self._workers = OOBTree()
+
+    def __len__(self):
+        return sum(count() for count in self._counts.values())
+
+    def __contains__(self, job_id):
+        return isinstance(job_id, str) and job_id in self._jobs
+
+    # Submitting and looking up
+
+    def enqueue(
+        self,
+        report,
+        path,
+        params,
+        owner_id,
+        owner_folder="/acl_users",
+        priority=0,
+        not_before=None,
+        max_attempts=None,
+        dedup_key=None,
+        queue_path="",
+        actor=None,
+        now=None,
+    ):
+        """Queue a report run.
+
+        :param report: name of the report type.
+        :param path: path of the object the report runs on.
+        :param params: validated report parameters (copied to a plain dict).
+        :param owner_id: id of the user the report runs as.
+        :param owner_folder: path of the user folder holding that user.
+        :param priority: int, higher runs first.
+        :param not_before: epoch seconds before which the job is not run.
+        :param max_attempts: defaults to the queue's ``max_attempts``.
+        :param dedup_key: idempotency key, e.g. from the submitted form. If a
+            job was already queued with it, that job is returned and nothing
+            is queued, so a retried or doubly submitted request leaves one job.
+        :param queue_path: path of the queue object, stored on the job.
+        :param actor: who queued it, for the history (default: the owner).
+        :returns: the new (or deduplicated) Job.
+        :raises InvalidJobRequest: report, path or owner missing, or
+            max_attempts below 1.
+        """
+        now = _now(now)
+        if max_attempts is None:
+            max_attempts = self.max_attempts
+        if not (report and path and owner_id):
+            raise InvalidJobRequest("a job needs a report, a path and an owner")
+        if max_attempts < 1:
+            raise InvalidJobRequest("max_attempts must be at least 1")
+        if dedup_key is not None and dedup_key in self._dedup:
+            return self._jobs[self._dedup[dedup_key]]
+        job_id = secrets.token_hex(6)
+        while job_id in self._jobs:
+            job_id = secrets.token_hex(6)
+        job = Job(
+            job_id,
+            report,
+            path,
+            params,
+            owner_id,
+            owner_folder=owner_folder,
+            priority=priority,
+            created=now,
+            not_before=now if not_before is None else not_before,
+            max_attempts=max_attempts,
+            queue_path=queue_path,
+            dedup_key=dedup_key,
+        )
+        self._jobs[job_id] = job
+        self._due.add(_due_key(job))
+        self._by_state[QUEUED].add(_newest_key(job))
+        self._counts[QUEUED].change(1)
+        self._newest.add(_newest_key(job))
+        self._by_owner.add(_owner_key(job))
+        if dedup_key is not None:
+            self._dedup[dedup_key] = job_id
+        job.add_event(now, actor or owner_id, "queued", f"report {report} on {path}")
+        return job
+
+    def get(self, job_id):
+        """Return the job with this id.
+
+        :raises JobNotFound: no such job in this queue.
+        """
+        if job_id not in self:
+            raise JobNotFound(job_id)
+        return self._jobs[job_id]
+
+    # Workers: claiming, leases, outcomes
+
+    def claim(self, worker_id, limit=1, now=None):
+        """Lease up to ``limit`` due jobs to a worker.
+
+        Jobs are taken highest priority first, then earliest ``not_before``,
+        then oldest. Each becomes running with a fresh lease token, and its
+        attempt is counted now, before any work is done.
+
+        :returns: list of claimed Jobs, possibly empty (then nothing is
+            written, so idle polling costs no commit).
+        """
+        now = _now(now)
+        keys = list(islice(self._due_keys(now), limit))
+        if not keys:
+            return []
+        jobs = [self._jobs[key[-1]] for key in keys]
+        for job in jobs:
+            attempt = f"attempt {job.attempts + 1} of {job.max_attempts}"
+            self._move(job, RUNNING, now, worker_id, "claimed", attempt)
+            job.attempts += 1
+            job.lease_worker = worker_id
+            job.lease_token = secrets.token_hex(8)
+            job.lease_expires = now + self.lease_seconds
+            job.started = now
+            job.progress = 0
+            job.progress_message = ""
+        record = self._worker_record(worker_id, now)
+        record.current_jobs += tuple(job.id for job in jobs)
+        record.last_heartbeat = now
+        return jobs
+
+    def heartbeat(self, worker_id, hostname=None, pid=None, now=None):
+        """Record that a worker is alive; this keeps its leases alive.
+
+        Writes only the worker's own record, so workers never conflict on
+        heartbeats. A different ``pid`` than recorded, or a heartbeat after
+        ``worker_stopped``, means a new process under an old id: its
+        predecessor's jobs are forgotten so their leases can expire.
+
+        :returns: the WorkerRecord.
+        """
+        now = _now(now)
+        record = self._workers.get(worker_id)
+        if record is None:
+            record = self._workers[worker_id] = WorkerRecord(worker_id, hostname, pid, now)
+        elif record.stopped is not None or (None not in (pid, record.pid) and pid != record.pid):
+            record.started = now
+            record.current_jobs = ()
+            record.stopped = None
+        if hostname is not None:
+            record.hostname = hostname
+        if pid is not None:
+            record.pid = pid
+        record.last_heartbeat = now
+        return record
+
+    def lease_expired(self, job, now=None):
+        """Return True if a running job's lease has run out.
+
+        The lease is alive while ``job.lease_expires`` lies ahead, or while
+        the leasing worker still lists the job and heartbeat less than
+        ``lease_seconds`` ago (and has not stopped). Jobs that are not
+        running hold no lease and are never expired.
+        """
+        now = _now(now)
+        if job.state != RUNNING:
+            return False
+        if job.lease_expires is not None and job.lease_expires > now:
+            return False
+        record = self._workers.get(job.lease_worker)
+        return not (
+            record is not None
+            and job.id in record.current_jobs
+            and record.is_alive(now, self.lease_seconds)
+        )
+
+    def check_lease(self, job_id, token):
+        """Return the job if ``token`` still holds its lease.
+
+        Registers the job as read-current, so the transaction cannot commit
+        if another one changed the job meanwhile.
+
+        :raises JobNotFound: no such job.
+        :raises LeaseLost: the job is not running or has another token.
+        """
+        job = self.get(job_id)
+        if job._p_jar is not None:
+            job._p_jar.readCurrent(job)
+        if job.state != RUNNING or job.lease_token != token:
+            raise LeaseLost(
+                f"job {job_id} is {job.state} and no longer leased with this "
+                "token; another worker or an administrator took it over"
+            )
+        return job
+
+    def set_progress(self, job_id, token, percent, message=""):
+        """Set a leased job's progress (clamped to 0..100) and message.
+
+        :raises LeaseLost: see ``check_lease``.
+        """
+        job = self.check_lease(job_id, token)
+        job.progress = max(0, min(100, int(percent)))
+        job.progress_message = message
+        return job
+
+    def finish(self, job_id, token, result_path, now=None):
+        """Mark a leased job done with the path of its result.
+
+        :raises LeaseLost: see ``check_lease``.
+        """
+        job = self.check_lease(job_id, token)
+        job.result_path = result_path
+        job.error_message = None
+        job.progress = 100
+        self._move(job, DONE, _now(now), job.lease_worker, "finished", result_path)
+        return job
+
+    def fail(self, job_id, token, error_message, error_path=None, now=None):
+        """Mark a leased job failed for good (e.g. the report raised).
+
+        :param error_path: path of the stored error log, if any.
+        :raises LeaseLost: see ``check_lease``.
+        """
+        job = self.check_lease(job_id, token)
+        job.error_message = error_message
+        job.error_path = error_path
+        self._move(job, FAILED, _now(now), job.lease_worker, "failed", error_message)
+        return job
+
+    def release(self, job_id, token, error_message, count_attempt=True, now=None):
+        """Give a leased job back after a transient failure.
+
+        The job is queued again after ``backoff(attempts)`` if it has
+        attempts left, else it fails. With ``count_attempt=False`` (the run
+        was interrupted, e.g. the worker is shutting down, through no fault of
+        the job) the attempt is not counted and the job is due at once. A job
+        whose cancel was requested is cancelled instead.
+
+        :raises LeaseLost: see ``check_lease``.
+        """
+        now = _now(now)
+        job = self.check_lease(job_id, token)
+        worker = job.lease_worker
+        job.error_message = error_message
+        if job.cancel_requested:
+            self._move(job, CANCELLED, now, worker, "cancelled", error_message)
+        elif not count_attempt:
+            job.attempts = max(0, job.attempts - 1)
+            self._move(job, QUEUED, now, worker, "interrupted", error_message)
+        elif job.attempts < job.max_attempts:
+            self._requeue(job, now, worker, "released", error_message)
+        else:
+            self._move(job, FAILED, now, worker, "failed", error_message)
+        return job
+
+    def backoff(self, attempts):
+        """Seconds to wait before the next try after ``attempts`` attempts.
+
+        Doubles from ``backoff_seconds``, capped at ``backoff_max``, plus up
+        to 10% random jitter so retried jobs do not all wake at once.
+        """
+        delay = min(self.backoff_seconds * 2 ** max(0, attempts - 1), self.backoff_max)
+        return delay + random.uniform(0, delay / 10)
+
+    def reap(self, now=None, actor=None):
+        """Take back running jobs whose lease expired (their worker died).
+
+        Each goes back to the queue with backoff, or fails as "abandoned"
+        when its attempts are used up (or is cancelled if that was asked).
+        Only running jobs are looked at.
+
+        :param actor: who reaps (a worker id), for the history.
+        :returns: list of the Jobs taken back.
+        """
+        now = _now(now)
+        reaped = []
+        for key in list(_keys(self._by_state[RUNNING])):
+            job = self._jobs[key[-1]]
+            if not self.lease_expired(job, now):
+                continue
+            worker = job.lease_worker
+            used = f"{job.attempts} of {job.max_attempts} attempts"
+            if job.cancel_requested:
+                self._move(job, CANCELLED, now, actor, "cancelled", "lease expired")
+            elif job.attempts < job.max_attempts:
+                message = f"the lease of worker {worker} expired ({used} used)"
+                self._requeue(job, now, actor, "reaped", message)
+            else:
+                job.error_message = (
+                    f"abandoned: the lease of worker {worker} expired and all {used} are used"
+                )
+                self._move(job, FAILED, now, actor, "abandoned", job.error_message)
+            reaped.append(job)
+        return reaped
+
+    # People and administrators
+
+    def cancel(self, job_id, actor=None, now=None):
+        """Cancel a job.
+
+        A queued job is cancelled at once; a running one gets
+        ``cancel_requested`` and stays running until its worker confirms.
+
+        :raises JobNotFound: no such job.
+        :raises InvalidTransition: the job is already done, failed or cancelled.
+        """
+        now = _now(now)
+        job = self.get(job_id)
+        if job.state == QUEUED:
+            self._move(job, CANCELLED, now, actor, "cancelled")
+        elif job.state == RUNNING:
+            if not job.cancel_requested:
+                job.cancel_requested = True
+                job.add_event(now, actor, "cancel requested")
+        else:
+            raise InvalidTransition(f"job {job_id} is already {job.state} and cannot be cancelled")
+        return job
+
+    def confirm_cancel(self, job_id, token, now=None):
+        """The worker acknowledges a requested cancel: the job is cancelled.
+
+        :raises LeaseLost: see ``check_lease``.
+        :raises InvalidTransition: no cancel was requested.
+        """
+        job = self.check_lease(job_id, token)
+        if not job.cancel_requested:
+            raise InvalidTransition(f"no cancel was requested for job {job_id}")
+        self._move(job, CANCELLED, _now(now), job.lease_worker, "cancelled")
+        return job
+
+    def retry(self, job_id, actor=None, now=None):
+        """Queue a failed or cancelled job again, due now, with fresh attempts.
+
+        The error message and error log path are cleared (the old error is
+        kept in the history).
+
+        :raises JobNotFound: no such job.
+        :raises InvalidTransition: the job is not failed or cancelled.
+        """
+        job = self.get(job_id)
+        if job.state not in (FAILED, CANCELLED):
+            raise InvalidTransition(
+                f"job {job_id} is {job.state}; only failed or cancelled jobs can be retried"
+            )
+        detail = job.error_message or ""
+        job.attempts = 0
+        job.error_message = None
+        job.error_path = None
+        job.cancel_requested = False
+        job.started = None
+        job.finished = None
+        job.progress = 0
+        job.progress_message = ""
+        self._move(job, QUEUED, _now(now), actor, "retried", detail)
+        return job
+
+    def purge(self, states=FINAL_STATES, older_than=None, job_ids=None, now=None):
+        """Remove finished jobs from the queue.
+
+        :param states: only jobs in these (final) states.
+        :param older_than: only jobs finished (or, failing that, created)
+            more than this many seconds ago.
+        :param job_ids: only these jobs.
+        :returns: list of the removed Jobs, so callers can delete their
+            results and error logs.
+        :raises JobNotFound: ``job_ids`` names an unknown job.
+        :raises InvalidTransition: ``states`` or ``job_ids`` names a queued or
+            running job; nothing is removed then.
+        """
+        now = _now(now)
+        _check_states(states)
+        live = [state for state in states if state not in FINAL_STATES]
+        if live:
+            raise InvalidTransition(f"{', '.join(live)} jobs cannot be purged")
+        if job_ids is None:
+            candidates = [
+                self._jobs[key[-1]] for state in states for key in _keys(self._by_state[state])
+            ]
+        else:
+            candidates = [self.get(job_id) for job_id in dict.fromkeys(job_ids)]
+            for job in candidates:
+                if not job.is_final:
+                    raise InvalidTransition(f"job {job.id} is {job.state} and cannot be purged")
+        removed = [
+            job
+            for job in candidates
+            if job.state in states
+            and (older_than is None or (job.finished or job.created) < now - older_than)
+        ]
+        for job in removed:
+            self._remove(job)
+        return removed
+
+    # Reading
+
+    def stats(self):
+        """Return ``{state: count}`` for every state, plus ``'total'``."""
+        counts = {state: self._counts[state]() for state in ALL_STATES}
+        counts["total"] = sum(counts.values())
+        return counts
+
+    def list_jobs(self, state=None, owner=None, report=None, start=0, size=20):
+        """Return ``(jobs, total)``: one page of jobs, newest first.
+
+        Filters combine. ``total`` counts every match, not just the page.
+        """
+        if state is not None:
+            _check_states([state])
+        if owner is not None:
+            keys = _keys(self._by_owner, (owner,), (owner, math.inf))
+            total = None
+        elif state is not None:
+            keys = _keys(self._by_state[state])
+            total = self._counts[state]()
+        else:
+            keys = _keys(self._newest)
+            total = len(self)
+        jobs = (self._jobs[key[-1]] for key in keys)
+        if report is not None or (owner is not None and state is not None):
+            matches = [
+                job for job in jobs if state in (None, job.state) and report in (None, job.report)
+            ]
+            return matches[start : start + size], len(matches)
+        if total is None:
+            total = len(keys)
+        return list(islice(jobs, start, start + size)), total
+
+    def position(self, job_id, now=None):
+        """Return how many due jobs would be claimed before this queued one.
+
+        :returns: an int, or None if the job is not queued.
+        :raises JobNotFound: no such job.
+        """
+        job = self.get(job_id)
+        if job.state != QUEUED:
+            return None
+        key = _due_key(job)
+        ahead = takewhile(lambda due: due < key, self._due_keys(_now(now)))
+        return sum(1 for _ in ahead)
+
+    def next_due(self, now=None):
+        """Return when the next queued job is due (``now`` if one already is).
+
+        :returns: epoch seconds, or None if nothing is queued.
+        """
+        earliest = None
+        key = _first(self._due)
+        while key is not None:
+            earliest = key[1] if earliest is None else min(earliest, key[1])
+            key = _first(self._due, (key[0], math.inf))
+        return None if earliest is None else max(earliest, _now(now))
+
+    def workers(self):
+        """Return every WorkerRecord, ordered by worker id."""
+        return list(self._workers.values())
+
+    def worker(self, worker_id):
+        """Return the WorkerRecord of this worker, or None."""
+        return self._workers.get(worker_id)
+
+    def worker_stopped(self, worker_id, now=None):
+        """Record that a worker stopped; its heartbeats no longer hold leases.
+
+        :returns: the WorkerRecord.
+        """
+        now = _now(now)
+        record = self._worker_record(worker_id, now)
+        record.stopped = now
+        return record
+
+    # Internals
+
+    def _due_keys(self, now):
+        """Due keys in claim order; jobs not yet due cost nothing."""
+        start = _FIRST
+        while True:
+            for key in _keys(self._due, start):
+                if key[1] > now:
+                    # Keys of a priority level are ordered by not_before, so
+                    # nothing further in this level is due: go to the next.
+                    start = (key[0], math.inf)
+                    break
+                yield key
+            else:
+                return
+
+    def _worker_record(self, worker_id, now):
+        record = self._workers.get(worker_id)
+        if record is None:
+            record = self._workers[worker_id] = WorkerRecord(worker_id, now=now)
+        return record
+
+    def _requeue(self, job, now, actor, event, message):
+        job.error_message = message
+        delay = self.backoff(job.attempts)
+        detail = f"{message}; next try in {delay:.0f}s"
+        self._move(job, QUEUED, now, actor, event, detail, not_before=now + delay)
+
+    def _move(self, job, state, now, actor, event, detail="", not_before=None):
+        """Move a job to ``state``, keeping indexes, counters, lease, worker
+        record and history in step (the one place that changes ``state``)."""
+        old = job.state
+        if old == QUEUED:
+            self._due.remove(_due_key(job))
+        elif old == RUNNING:
+            self._unassign(job, state)
+        self._by_state[old].remove(_newest_key(job))
+        self._counts[old].change(-1)
+        job.state = state
+        self._by_state[state].add(_newest_key(job))
+        self._counts[state].change(1)
+        if state == QUEUED:
+            job.not_before = now if not_before is None else not_before
+            self._due.add(_due_key(job))
+        if state in FINAL_STATES:
+            job.finished = now
+        job.add_event(now, actor, event, detail)
+
+    def _unassign(self, job, outcome):
+        """Drop a running job's lease and take it off its worker's record."""
+        record = self._workers.get(job.lease_worker)
+        if record is not None:
+            record.current_jobs = tuple(i for i in record.current_jobs if i != job.id)
+            record.last_job_id = job.id
+            if outcome == DONE:
+                record.jobs_done += 1
+            elif outcome == FAILED:
+                record.jobs_failed += 1
+        job.lease_worker = None
+        job.lease_token = None
+        job.lease_expires = None
+
+    def _remove(self, job):
+        del self._jobs[job.id]
+        self._by_state[job.state].remove(_newest_key(job))
+        self._counts[job.state].change(-1)
+        self._newest.remove(_newest_key(job))
+        self._by_owner.remove(_owner_key(job))
+        if job.dedup_key is not None and self._dedup.get(job.dedup_key) == job.id:
+            del self._dedup[job.dedup_key]

@@ -1,0 +1,46 @@
+"""WorkerRecord: one persistent record per worker process, written only by it."""
+
+from persistent import Persistent
+
+
+class WorkerRecord(Persistent):
+    """What the queue knows about one worker: identity, heartbeat and counters.
+
+    Each worker writes only its own record, so heartbeats of different workers
+    never conflict.
+    """
+
+    def __init__(self, worker_id, hostname=None, pid=None, now=0.0):
+        self.worker_id = worker_id
+        self.hostname = hostname
+        self.pid = pid
+        self.started = now
+        self.last_heartbeat = now
+        self.current_jobs = ()
+        self.jobs_done = 0
+        self.jobs_failed = 0
+        self.last_job_id = None
+        self.stopped = None
+
+    def __repr__(self):
+        return f"<WorkerRecord {self.worker_id} jobs={self.current_jobs!r}>"
+
+    def is_alive(self, now, window):
+        """Return True if the worker has not stopped and heartbeat within ``window``
+        seconds before ``now``."""
+        return self.stopped is None and self.last_heartbeat + window > now
+
+    def as_dict(self):
+        """Return the record as a JSON-serialisable dict."""
+        return {
+            "worker_id": self.worker_id,
+            "hostname": self.hostname,
+            "pid": self.pid,
+            "started": self.started,
+            "last_heartbeat": self.last_heartbeat,
+            "current_jobs": list(self.current_jobs),
+            "jobs_done": self.jobs_done,
+            "jobs_failed": self.jobs_failed,
+            "last_job_id": self.last_job_id,
+            "stopped": self.stopped,
+        }
