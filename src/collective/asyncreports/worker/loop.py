@@ -17,8 +17,7 @@ from transaction.interfaces import TransientError
 from collective.asyncreports import logger
 from collective.asyncreports.errors import LeaseLost
 from collective.asyncreports.locations import queue_paths
-from collective.asyncreports.results.zmi import error_log_text
-from collective.asyncreports.results.zmi import store_error_log
+from collective.asyncreports.results.errorlog import error_log_text
 from collective.asyncreports.worker.runner import JobRunner
 
 
@@ -112,7 +111,7 @@ class Worker:
                 for job in queue.job_queue().reap():
                     if job.state == "failed":
                         text = error_log_text(job, job.error_message)
-                        job.error_path = store_error_log(queue, job, text)
+                        job.error_path = queue.store_error_log(job, text)
                     reaped.append((job.id, job.state))
             return reaped
         for job_id, state in self.session.write(reap_all):

@@ -21,9 +21,7 @@ from collective.asyncreports.errors import LeaseLost
 from collective.asyncreports.permissions import View
 from collective.asyncreports.reports.registry import get_report
 from collective.asyncreports.reports.registry import validate_parameters
-from collective.asyncreports.results.zmi import error_log_text
-from collective.asyncreports.results.zmi import store_error_log
-from collective.asyncreports.results.zmi import store_pdf
+from collective.asyncreports.results.errorlog import error_log_text
 from collective.asyncreports.users import load_user
 
 
@@ -133,7 +131,7 @@ class JobRunner:
                 jobs.confirm_cancel(job_id, token)
                 manager.commit()
                 return CANCELLED, "cancel requested while running"
-            path = store_pdf(queue, job, pdf, report.filename(target, params), user)
+            path = queue.store_pdf(job, pdf, report.filename(target, params), user)
             jobs.finish(job_id, token, path)
             manager.commit()
             return DONE, f"result {path} ({len(pdf)} bytes)"
@@ -152,7 +150,7 @@ class JobRunner:
                     owner = load_user(app, job.owner_folder, job.owner_id)
                 except Exception:
                     owner = None
-                path = store_error_log(queue, job, error_log_text(job, text), owner)
+                path = queue.store_error_log(job, error_log_text(job, text), owner)
                 jobs.fail(job_id, token, summary, error_path=path)
                 manager.commit()
                 return path

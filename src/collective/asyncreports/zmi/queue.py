@@ -24,6 +24,7 @@ from collective.asyncreports.queue import ALL_STATES
 from collective.asyncreports.queue import FINAL_STATES
 from collective.asyncreports.queue import JobQueue
 from collective.asyncreports.reports.registry import report_types
+from collective.asyncreports.results import zmi as results
 from collective.asyncreports.submission import submit
 from collective.asyncreports.targets import site_of
 from collective.asyncreports.zmi import forms
@@ -79,6 +80,16 @@ class AsyncReportQueue(Folder):
         if RESULTS_ID not in self.objectIds():
             self._setObject(RESULTS_ID, Folder(RESULTS_ID))
         return self._getOb(RESULTS_ID)
+
+    @security.private
+    def store_pdf(self, job, data, filename, owner):
+        """Store a job's PDF as a result; return its physical path."""
+        return results.store_pdf(self, job, data, filename, owner)
+
+    @security.private
+    def store_error_log(self, job, text, owner=None):
+        """Store a job's error log; return its physical path."""
+        return results.store_error_log(self, job, text, owner)
 
     @security.private
     def effective_server_url(self):
