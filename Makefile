@@ -5,14 +5,15 @@ BIN := $(VENV)/bin
 ZEO_PORT ?= 8100
 HTTP_PORT ?= 8080
 TEST_ARGS ?=
+QUICK ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install run stop test lint clean
+.PHONY: install run stop test lint bench clean
 
 $(STAMP): setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -U pip setuptools wheel
-	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,plone]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,6 +27,9 @@ stop:
 
 test: install
 	$(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) --all $(TEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
 
 lint: install
 	$(BIN)/ruff check src tests
