@@ -158,7 +158,10 @@ class EndToEndTests(unittest.TestCase):
         return re.search(r"Queued job ([0-9a-f]+)", location).group(1)
 
     def cli(self, *args, check=True):
-        return self.instance.run_command(*args, check=check)
+        result = self.instance.run_command(*args, check=False)
+        if check:
+            self.assertEqual(result.returncode, 0, f"{args}: {result.stderr[-2000:]}")
+        return result
 
     def show(self, job_id):
         return json.loads(self.cli("show", job_id, "--json").stdout)

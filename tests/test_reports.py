@@ -30,6 +30,7 @@ from zope.schema.vocabulary import SimpleVocabulary
 from collective.asyncreports import permissions
 from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.errors import UnknownReport
+from collective.asyncreports.permissions import ManageQueue
 from collective.asyncreports.rendering import Document
 from collective.asyncreports.reports.base import ReportType
 from collective.asyncreports.reports.interfaces import IReportType
@@ -204,7 +205,7 @@ class RegistryTests(ComponentTestCase):
         )
         self.assertEqual(schema_fields(Plain()), [])
 
-    def test_zcml_registers_object_inventory(self):
+    def test_zcml_registers_the_built_in_reports(self):
         xmlconfig.string(
             """
             <configure xmlns="http://namespaces.zope.org/zope">
@@ -215,7 +216,10 @@ class RegistryTests(ComponentTestCase):
         )
         report = get_report("object-inventory")
         self.assertIsInstance(report, ObjectInventory)
-        self.assertEqual(report_types(), [("object-inventory", report)])
+        diagnostic = get_report("wait-and-report")
+        self.assertEqual(diagnostic.permission, ManageQueue)
+        self.assertEqual(
+            report_types(), [("object-inventory", report), ("wait-and-report", diagnostic)])
 
 
 class ReportTypeTests(unittest.TestCase):

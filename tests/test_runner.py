@@ -16,6 +16,7 @@ from collective.asyncreports.rendering import Document
 from collective.asyncreports.reports.base import ReportType
 from collective.asyncreports.reports.interfaces import IReportType
 from collective.asyncreports.worker import runner
+from collective.asyncreports.worker.loop import EXIT_RECYCLE
 from collective.asyncreports.worker.loop import Worker
 
 
@@ -180,7 +181,7 @@ class WorkerLoopTests(RunnerTestCase):
     def test_max_jobs_stops_after_that_many(self):
         ids = [self.enqueue() for _ in range(3)]
         worker = Worker(self.layer["zodbDB"], max_jobs=2, worker_id=WORKER)
-        self.assertEqual(worker.run(), 0)
+        self.assertEqual(worker.run(), EXIT_RECYCLE)
         transaction.begin()
         states = sorted(self.jobs.get(i).state for i in ids)
         self.assertEqual(states, ["done", "done", "queued"])

@@ -83,6 +83,10 @@ class JobQueue(Persistent):
     default ``time.time()``).
     """
 
+    # Longest a report may run before it is stopped and failed as timed out.
+    # A class attribute, so queues made before the setting existed have it.
+    time_limit = 1800
+
     def __init__(
         self,
         lease_seconds=300,
@@ -541,12 +545,16 @@ class JobQueue(Persistent):
 
         :returns: epoch seconds, or None if nothing is queued.
         """
-        earliest = None
-        key = _first(self._due)
-        while key is not None:
-            earliest = key[1] if earliest is None else min(earliest, key[1])
-            key = _first(self._due, (key[0], math.inf))
+        earliest = self._earliest_not_before()
         return None if earliest is None else max(earliest, _now(now))
+
+    def waiting_since(self, now=None):
+        """Return since when the longest-waiting due job has been due.
+
+        :returns: epoch seconds, or None if no job is due (for health checks).
+        """
+        earliest = self._earliest_not_before()
+        return earliest if earliest is not None and earliest <= _now(now) else None
 
     def workers(self):
         """Return every WorkerRecord, ordered by worker id."""
@@ -567,6 +575,15 @@ class JobQueue(Persistent):
         return record
 
     # Internals
+
+    def _earliest_not_before(self):
+        """The smallest not_before of any queued job: one key per priority level."""
+        earliest = None
+        key = _first(self._due)
+        while key is not None:
+            earliest = key[1] if earliest is None else min(earliest, key[1])
+            key = _first(self._due, (key[0], math.inf))
+        return earliest
 
     def _due_keys(self, now):
         """Due keys in claim order; jobs not yet due cost nothing."""

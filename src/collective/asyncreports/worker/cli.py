@@ -20,6 +20,9 @@ from collective.asyncreports.queue import ALL_STATES
 from collective.asyncreports.submission import submit
 from collective.asyncreports.users import find_user
 from collective.asyncreports.worker.boot import boot
+from collective.asyncreports.worker.boot import check_config_file
+from collective.asyncreports.worker.boot import wait_for_zeo
+from collective.asyncreports.worker.boot import zeo_addresses
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
@@ -47,7 +50,13 @@ def _parser():
     worker.add_argument("--once", action="store_true",
                         help="process what is due, then exit (for cron / systemd timers)")
     worker.add_argument("--max-jobs", type=_positive_int, metavar="N",
-                        help="exit after N jobs, so a supervisor can recycle the process")
+                        help="exit with code 3 after N jobs, so a supervisor recycles "
+                             "the process")
+    worker.add_argument("--max-memory", type=_positive_int, metavar="MB",
+                        help="after a job, exit with code 3 when resident memory exceeds MB")
+    worker.add_argument("--grace", type=_positive_float, default=30.0, metavar="S",
+                        help="on SIGTERM, how long running jobs may finish before they "
+                             "are handed back (default 30)")
     worker.add_argument("--concurrency", type=_positive_int, default=1, metavar="N",
                         help="jobs run at once, each with its own connection (default 1)")
     worker.add_argument("--poll-interval", type=_positive_float, default=5.0, metavar="S",
@@ -70,6 +79,18 @@ def _parser():
     jobs.add_argument("--owner", metavar="USERID")
     jobs.add_argument("--limit", type=_positive_int, default=100)
     jobs.add_argument("--json", action="store_true")
+
+    health = commands.add_parser(
+        "health", parents=[config],
+        help="exit non-zero, one line per problem, when workers or the ZEO server are down "
+             "or jobs wait too long")
+    health.add_argument("--queue", metavar="PATH", action="append",
+                        help="check only this queue (repeatable; default: every queue)")
+    health.add_argument("--max-wait", type=_positive_float, default=300.0, metavar="S",
+                        help="a due job waiting longer than S seconds is a problem (300)")
+    health.add_argument("--window", type=_positive_float, metavar="S",
+                        help="a worker is alive if it heartbeat within S seconds "
+                             "(default: the queue's lease time)")
 
     show = commands.add_parser("show", parents=[config, queue], help="show one job")
     show.add_argument("job_id")
@@ -142,7 +163,7 @@ def command_worker(app, args, out):
 
     worker = Worker(app._p_jar.db(), queues=args.queue, concurrency=args.concurrency,
                     poll_interval=args.poll_interval, max_jobs=args.max_jobs,
-                    once=args.once)
+                    max_memory=args.max_memory, grace=args.grace, once=args.once)
     worker.install_signal_handlers()
     return worker.run()
 
@@ -193,11 +214,33 @@ def command_show(app, args, out):
     return 0
 
 
+def command_health(app, args, out):
+    paths = args.queue or queue_paths(app._p_jar.root())
+    problems = [] if paths else ["no queues: add an Async Report Queue"]
+    now = time.time()
+    for path in paths:
+        jobs = _find_queue(app, path).job_queue()
+        window = args.window or jobs.lease_seconds
+        alive = [w for w in jobs.workers() if w.stopped is None and w.is_alive(now, window)]
+        if not alive:
+            problems.append(f"queue {path}: no worker has heartbeat in the last {window:g}s")
+        since = jobs.waiting_since(now)
+        if since is not None and now - since > args.max_wait:
+            problems.append(f"queue {path}: a due job has waited {now - since:.0f}s "
+                            f"(more than {args.max_wait:g}s)")
+    for problem in problems:
+        out.write(problem + "\n")
+    if not problems:
+        out.write(f"ok: {len(paths)} queue(s) served\n")
+    return 1 if problems else 0
+
+
 COMMANDS = {
     "worker": command_worker,
     "submit": command_submit,
     "jobs": command_jobs,
     "show": command_show,
+    "health": command_health,
 }
 
 
@@ -223,11 +266,26 @@ def main(argv=None):
         sys.stderr.write("asyncreports: error: -C ZOPE_CONF is required\n")
         return 2
     try:
+        if args.command == "health":
+            unreachable = _unreachable_zeo_servers(args.config)
+            if unreachable:
+                sys.stdout.write("".join(line + "\n" for line in unreachable))
+                return 1
         app = boot(args.config)
     except ConfigurationError as exc:
         sys.stderr.write(f"asyncreports: error: {exc}\n")
         return 2
     return run(app, argv)
+
+
+def _unreachable_zeo_servers(zope_conf):
+    problems = []
+    for host, port in zeo_addresses(check_config_file(zope_conf)):
+        try:
+            wait_for_zeo([(host, port)], interval=1.0, timeout=3.0)
+        except ConfigurationError as exc:
+            problems.append(str(exc))
+    return problems
 
 
 if __name__ == "__main__":

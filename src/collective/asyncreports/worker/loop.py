@@ -19,9 +19,34 @@ from collective.asyncreports.errors import LeaseLost
 from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.results.errorlog import error_log_text
 from collective.asyncreports.worker.runner import JobRunner
+from collective.asyncreports.worker.watchdog import JobTimedOut
+from collective.asyncreports.worker.watchdog import Watchdog
 
 
 WAKE_CHECK_SECONDS = 0.05
+# How long report code told to stop may take to notice before the worker
+# gives up on its thread (stuck in C code), hands the job back and exits.
+STUCK_SECONDS = 10.0
+
+# Exit codes, for supervisors: 0 stopped as asked or --once finished;
+# 2 bad configuration or usage; 3 please restart me (--max-jobs or
+# --max-memory reached, or a thread stuck in report code was abandoned).
+EXIT_OK = 0
+EXIT_RECYCLE = 3
+
+
+def rss_megabytes():
+    """Resident memory of this process in MB (Linux /proc; else peak RSS)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def new_worker_id():
@@ -78,21 +103,30 @@ def heartbeat(session, worker_id, paths):
 class Worker:
     """Claims and runs jobs of one or more queues until told to stop.
 
-    ``once`` processes what is due and returns; ``max_jobs`` returns after that
-    many jobs (so a supervisor can recycle the process).
+    ``once`` processes what is due and returns; ``max_jobs`` and
+    ``max_memory`` (MB) make it finish its jobs and return EXIT_RECYCLE so a
+    supervisor starts a fresh process. On SIGTERM/SIGINT it stops claiming,
+    lets running jobs finish for ``grace`` seconds, then hands the rest back
+    as interrupted (no attempt counted).
     """
 
     def __init__(self, db, queues=None, concurrency=1, poll_interval=5.0,
-                 max_jobs=None, once=False, worker_id=None):
+                 max_jobs=None, max_memory=None, grace=30.0, once=False, worker_id=None):
         self.db = db
         self.requested_queues = list(queues or ())
         self.concurrency = max(1, concurrency)
         self.poll_interval = poll_interval
         self.max_jobs = max_jobs
+        self.max_memory = max_memory
+        self.grace = grace
         self.once = once
         self.worker_id = worker_id or new_worker_id()
-        self.runner = JobRunner(db, self.worker_id)
-        self.stopping = threading.Event()
+        self.watchdog = Watchdog()
+        self.runner = JobRunner(db, self.worker_id, watchdog=self.watchdog)
+        self.stopping = threading.Event()  # stop claiming (signal, limits)
+        self.exit_code = EXIT_OK
+        self.signals = 0
+        self.abandoned = []  # futures whose thread is stuck in report code
         self.jobs_run = 0
         self.session = Session(db)
 
@@ -108,7 +142,7 @@ class Worker:
             reaped = []
             for path in paths:
                 queue = app.unrestrictedTraverse(path)
-                for job in queue.job_queue().reap():
+                for job in queue.job_queue().reap(actor=self.worker_id):
                     if job.state == "failed":
                         text = error_log_text(job, job.error_message)
                         job.error_path = queue.store_error_log(job, text)
@@ -139,11 +173,125 @@ class Worker:
 
     # -- the loop ----------------------------------------------------------------
 
-    def _heartbeat_forever(self, paths, interval):
+    def run(self):
+        """Serve until stopped, a limit is reached, or (``once``) nothing is due.
+
+        Returns the process exit code.
+        """
+        paths = self.queue_paths()
+        if not paths:
+            logger.error("no queues to serve: add an Async Report Queue or pass --queue")
+            return 2
+        lease = min(self._lease_seconds(paths))
+        logger.info("worker %s serving %s (concurrency %d)",
+                    self.worker_id, ", ".join(paths), self.concurrency)
+        heartbeat(self.session, self.worker_id, paths)
+        beating = threading.Event()
+        beater = threading.Thread(
+            target=self._heartbeat_until, args=(beating, paths, max(lease / 3, 0.5)),
+            name="asyncreports-heartbeat", daemon=True)
+        beater.start()
+        pool = ThreadPoolExecutor(self.concurrency, "asyncreports-job")
+        running = {}  # future -> (queue path, job id, token)
+        try:
+            self._serve(paths, pool, running)
+            self._drain(running)
+        finally:
+            pool.shutdown(wait=not self.abandoned)
+            beating.set()
+            beater.join(timeout=5)
+            self._safely(self.stopped, paths)
+            self.session.close()
+        logger.info("worker %s stopped after %d job(s)", self.worker_id, self.jobs_run)
+        if self.abandoned:
+            # Threads stuck in C code cannot be stopped; only a new process helps.
+            logging_shutdown()
+            os._exit(EXIT_RECYCLE)
+        return self.exit_code
+
+    def _serve(self, paths, pool, running):
+        while not self.stopping.is_set():
+            self.reap(paths)
+            free = self.concurrency - len(running)
+            if self.max_jobs is not None:
+                free = min(free, self.max_jobs - self.jobs_run - len(running))
+            for claimed in self.claim(paths, free) if free > 0 else ():
+                running[pool.submit(self.runner.run, *claimed)] = claimed
+            if running:
+                self._wait_for_jobs(running, self.poll_interval)
+            elif self.once:
+                return
+            else:
+                self._wait_for_work(self._next_wait(paths))
+            self._check_limits()
+
+    def _wait_for_jobs(self, running, timeout):
+        """Wait until a job ends (or ``timeout``), enforcing time limits meanwhile."""
+        deadline = time.monotonic() + timeout
+        while running and time.monotonic() < deadline:
+            done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                del running[future]
+                self.jobs_run += 1
+            if done:
+                return
+            self.watchdog.expire()
+            self._give_up_stuck(running)
+            if self.stopping.is_set():
+                return
+
+    def _check_limits(self):
+        if self.max_jobs is not None and self.jobs_run >= self.max_jobs:
+            logger.info("ran %d job(s), the --max-jobs limit: recycling", self.jobs_run)
+            self._recycle()
+        if self.max_memory is not None and rss_megabytes() > self.max_memory:
+            logger.info("using %.0f MB, above --max-memory %s MB: recycling",
+                        rss_megabytes(), self.max_memory)
+            self._recycle()
+
+    def _recycle(self):
+        self.exit_code = EXIT_RECYCLE
+        self.stopping.set()
+
+    def _drain(self, running):
+        """Let running jobs finish for ``grace`` seconds, then interrupt them."""
+        if not running:
+            return
+        logger.info("waiting up to %gs for %d running job(s)", self.grace, len(running))
+        deadline = time.monotonic() + self.grace
+        while running and time.monotonic() < deadline:
+            self._wait_for_jobs(running, deadline - time.monotonic())
+        if running:
+            interrupted = self.watchdog.interrupt_all()
+            logger.warning("grace period over: interrupting job(s) %s", ", ".join(interrupted))
+            deadline = time.monotonic() + STUCK_SECONDS
+            while running and time.monotonic() < deadline:
+                self._wait_for_jobs(running, deadline - time.monotonic())
+        self._give_up_stuck(running, every=True)
+
+    def _give_up_stuck(self, running, every=False):
+        """Hand back jobs whose thread ignores being told to stop (stuck in C code)."""
+        stuck = set(self.watchdog.overdue(STUCK_SECONDS))
+        for future, (path, job_id, token) in list(running.items()):
+            if future.done() or not (every or job_id in stuck):
+                continue
+            logger.error("job %s: report code does not stop; giving up on its thread", job_id)
+            if job_id in stuck and not self.stopping.is_set():
+                self.runner.record_failure(path, job_id, token, JobTimedOut(
+                    "timed out: report code did not stop at its time limit"))
+            else:
+                self.runner.release(path, job_id, token,
+                                    "interrupted: the worker is shutting down",
+                                    count_attempt=False)
+            del running[future]
+            self.abandoned.append(future)
+            self._recycle()
+
+    def _heartbeat_until(self, stop, paths, interval):
         """Background thread: keeps leases alive while jobs run, own connection."""
         session = Session(self.db)
         try:
-            while not self.stopping.wait(interval):
+            while not stop.wait(interval):
                 try:
                     heartbeat(session, self.worker_id, paths)
                 except Exception:
@@ -151,7 +299,7 @@ class Worker:
         finally:
             session.close()
 
-    def _wait_for_work(self, paths, timeout):
+    def _wait_for_work(self, timeout):
         """Sleep until another client commits (ZEO invalidation) or ``timeout``."""
         last = self.db.lastTransaction()
         deadline = time.monotonic() + timeout
@@ -171,53 +319,6 @@ class Worker:
             return self.poll_interval
         return min(self.poll_interval, max(due - time.time(), 0.0))
 
-    def run(self):
-        """Serve until stopped, ``max_jobs`` is reached, or (``once``) nothing is due."""
-        paths = self.queue_paths()
-        if not paths:
-            logger.error("no queues to serve: add an Async Report Queue or pass --queue")
-            return 2
-        lease = min(self._lease_seconds(paths))
-        logger.info("worker %s serving %s (concurrency %d)",
-                    self.worker_id, ", ".join(paths), self.concurrency)
-        heartbeat(self.session, self.worker_id, paths)
-        beater = threading.Thread(
-            target=self._heartbeat_forever, args=(paths, max(lease / 3, 0.5)),
-            name="asyncreports-heartbeat", daemon=True)
-        beater.start()
-        running = set()
-        try:
-            with ThreadPoolExecutor(self.concurrency, "asyncreports-job") as pool:
-                while not self.stopping.is_set():
-                    self.reap(paths)
-                    free = self.concurrency - len(running)
-                    if self.max_jobs is not None:
-                        free = min(free, self.max_jobs - self.jobs_run - len(running))
-                    claimed = self.claim(paths, free) if free > 0 else []
-                    for path, job_id, token in claimed:
-                        running.add(pool.submit(self.runner.run, path, job_id, token))
-                    if running:
-                        done, running = wait(running, timeout=self.poll_interval,
-                                             return_when=FIRST_COMPLETED)
-                        self.jobs_run += len(done)
-                        running = set(running)
-                    elif self.once or self._limit_reached():
-                        break
-                    else:
-                        self._wait_for_work(paths, self._next_wait(paths))
-                    if self._limit_reached() and not running:
-                        break
-        finally:
-            self.stopping.set()
-            beater.join(timeout=5)
-            self._safely(self.stopped, paths)
-            self.session.close()
-        logger.info("worker %s stopped after %d job(s)", self.worker_id, self.jobs_run)
-        return 0
-
-    def _limit_reached(self):
-        return self.max_jobs is not None and self.jobs_run >= self.max_jobs
-
     def _lease_seconds(self, paths):
         return self.session.read(
             lambda app: [app.unrestrictedTraverse(p).job_queue().lease_seconds for p in paths])
@@ -231,10 +332,19 @@ class Worker:
     def install_signal_handlers(self):
         """SIGTERM/SIGINT: finish running jobs, then stop; a second signal stops at once."""
         def handle(signum, frame):
-            if self.stopping.is_set():
+            self.signals += 1
+            if self.signals > 1:
                 logger.warning("second signal: stopping at once")
+                logging_shutdown()
                 os._exit(1)
             logger.info("signal %d: finishing running jobs, then stopping", signum)
             self.stopping.set()
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
+
+
+def logging_shutdown():
+    """Flush log handlers before os._exit, which skips that."""
+    import logging
+
+    logging.shutdown()

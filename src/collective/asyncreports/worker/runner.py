@@ -23,6 +23,9 @@ from collective.asyncreports.reports.registry import get_report
 from collective.asyncreports.reports.registry import validate_parameters
 from collective.asyncreports.results.errorlog import error_log_text
 from collective.asyncreports.users import load_user
+from collective.asyncreports.worker.watchdog import JobInterrupted
+from collective.asyncreports.worker.watchdog import JobTimedOut
+from collective.asyncreports.worker.watchdog import Watchdog
 
 
 # Outcomes of JobRunner.run, for the worker's counters and log.
@@ -52,9 +55,10 @@ def _nearest_site(obj):
 class JobRunner:
     """Runs claimed jobs of one database, each in a connection of its own."""
 
-    def __init__(self, db, worker_id, step_attempts=3, step_backoff=1.0):
+    def __init__(self, db, worker_id, watchdog=None, step_attempts=3, step_backoff=1.0):
         self.db = db
         self.worker_id = worker_id
+        self.watchdog = watchdog or Watchdog()
         self.step_attempts = step_attempts
         self.step_backoff = step_backoff
 
@@ -90,16 +94,25 @@ class JobRunner:
             except LeaseLost as exc:
                 outcome, detail = LOST, str(exc)
                 break
+            except JobTimedOut as exc:
+                outcome, detail = self.record_failure(queue_path, job_id, token, exc)
+                break
+            except JobInterrupted as exc:
+                outcome, detail = self.release(
+                    queue_path, job_id, token, str(exc), count_attempt=False)
+                break
             except TransientError as exc:
                 error = exc
                 logger.info("job %s: transient %s on step %d; retrying",
                             job_id, type(exc).__name__, attempt)
                 time.sleep(self.step_backoff * 2 ** (attempt - 1))
             except Exception as exc:  # report code may raise anything
-                outcome, detail = self._record_failure(queue_path, job_id, token, exc)
+                outcome, detail = self.record_failure(queue_path, job_id, token, exc)
                 break
         else:
-            outcome, detail = self._release(queue_path, job_id, token, error)
+            outcome, detail = self.release(
+                queue_path, job_id, token,
+                f"transient error: {type(error).__name__}: {error}")
         logger.info("job %s %s in %.2fs: %s", job_id, outcome,
                     time.monotonic() - started, detail)
         return outcome
@@ -124,8 +137,10 @@ class JobRunner:
             if not getSecurityManager().checkPermission(View, target):
                 raise Unauthorized(f"{job.owner_id} may not view {job.path}")
             params = validate_parameters(report, job.params, target)
-            rendered = report.render(target, app.REQUEST, params)
-            pdf = rendered if isinstance(rendered, bytes) else rendered.to_pdf()
+            limit = getattr(report, "time_limit", None) or jobs.time_limit
+            with self.watchdog.rendering(job_id, limit):
+                rendered = report.render(target, app.REQUEST, params)
+                pdf = rendered if isinstance(rendered, bytes) else rendered.to_pdf()
             job = jobs.check_lease(job_id, token)
             if job.cancel_requested:
                 jobs.confirm_cancel(job_id, token)
@@ -136,7 +151,7 @@ class JobRunner:
             manager.commit()
             return DONE, f"result {path} ({len(pdf)} bytes)"
 
-    def _record_failure(self, queue_path, job_id, token, exc):
+    def record_failure(self, queue_path, job_id, token, exc):
         """Store the error log and mark the job failed, in a transaction of its own."""
         text = "".join(traceback.format_exception(exc))
         summary = f"{type(exc).__name__}: {exc}"
@@ -161,14 +176,13 @@ class JobRunner:
             return LOST, str(lost)
         return FAILED, f"{summary} (error log {path})"
 
-    def _release(self, queue_path, job_id, token, error):
-        """Hand the job back to the queue after repeated transient errors."""
-        message = f"transient error: {type(error).__name__}: {error}"
+    def release(self, queue_path, job_id, token, message, count_attempt=True):
+        """Hand the job back to the queue (transient errors, or interrupted)."""
 
         def release():
             with self._session() as (app, manager):
                 job = app.unrestrictedTraverse(queue_path).job_queue().release(
-                    job_id, token, message)
+                    job_id, token, message, count_attempt=count_attempt)
                 manager.commit()
                 return job.state
 

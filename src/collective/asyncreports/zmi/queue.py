@@ -108,7 +108,7 @@ class AsyncReportQueue(Folder):
     @security.protected(QueueReport)
     def authenticator(self):
         """Hidden form field value that proves a POST came from our own form."""
-        return csrf_token(self._csrf_secret)
+        return csrf_token(self._csrf_secret, self.REQUEST)
 
     @zpublish(False)
     @security.protected(QueueReport)
@@ -186,7 +186,11 @@ class AsyncReportQueue(Folder):
     @security.protected(QueueReport)
     def submit_form(self, REQUEST):
         """Everything the Submit tab needs: reports, the chosen one's widgets."""
-        reports = report_types()
+        security = getSecurityManager()
+        reports = [
+            (name, report) for name, report in report_types()
+            if security.checkPermission(report.permission, self)
+        ]
         chosen = REQUEST.form.get("report") or (reports[0][0] if reports else "")
         report = dict(reports).get(chosen)
         errors = REQUEST.other.get("asyncreports_errors", {})
