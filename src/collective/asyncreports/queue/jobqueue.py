@@ -231,11 +231,15 @@ class JobQueue(Persistent):
         record.last_heartbeat = now
         return jobs
 
-    def heartbeat(self, worker_id, hostname=None, pid=None, now=None):
+    def heartbeat(self, worker_id, hostname=None, pid=None, now=None, current_jobs=None,
+                  jobs_done=None, jobs_failed=None, last_job_id=None):
         """Record that a worker is alive; this keeps its leases alive.
 
         Writes only the worker's own record, so workers never conflict on
-        heartbeats. A different ``pid`` than recorded, or a heartbeat after
+        heartbeats. The worker reports here what it is running and how many
+        jobs it finished or failed: job outcomes never write the record, so a
+        long job's commit cannot conflict with its own worker's heartbeats.
+        A different ``pid`` than recorded, or a heartbeat after
         ``worker_stopped``, means a new process under an old id: its
         predecessor's jobs are forgotten so their leases can expire.
 
@@ -253,6 +257,15 @@ class JobQueue(Persistent):
             record.hostname = hostname
         if pid is not None:
             record.pid = pid
+        reported = {
+            "current_jobs": None if current_jobs is None else tuple(current_jobs),
+            "jobs_done": jobs_done,
+            "jobs_failed": jobs_failed,
+            "last_job_id": last_job_id,
+        }
+        for name, value in reported.items():
+            if value is not None and getattr(record, name) != value:
+                setattr(record, name, value)
         record.last_heartbeat = now
         return record
 
@@ -618,7 +631,7 @@ class JobQueue(Persistent):
         if old == QUEUED:
             self._due.remove(_due_key(job))
         elif old == RUNNING:
-            self._unassign(job, state)
+            self._unassign(job)
         self._by_state[old].remove(_newest_key(job))
         self._counts[old].change(-1)
         job.state = state
@@ -631,16 +644,9 @@ class JobQueue(Persistent):
             job.finished = now
         job.add_event(now, actor, event, detail)
 
-    def _unassign(self, job, outcome):
-        """Drop a running job's lease and take it off its worker's record."""
-        record = self._workers.get(job.lease_worker)
-        if record is not None:
-            record.current_jobs = tuple(i for i in record.current_jobs if i != job.id)
-            record.last_job_id = job.id
-            if outcome == DONE:
-                record.jobs_done += 1
-            elif outcome == FAILED:
-                record.jobs_failed += 1
+    def _unassign(self, job):
+        """Drop a running job's lease. The worker's record is left alone: its
+        own heartbeat reports what it runs (see ``heartbeat``)."""
         job.lease_worker = None
         job.lease_token = None
         job.lease_expires = None

@@ -18,6 +18,8 @@ from collective.asyncreports import logger
 from collective.asyncreports.errors import LeaseLost
 from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.results.errorlog import error_log_text
+from collective.asyncreports.worker.runner import DONE
+from collective.asyncreports.worker.runner import FAILED
 from collective.asyncreports.worker.runner import JobRunner
 from collective.asyncreports.worker.watchdog import JobTimedOut
 from collective.asyncreports.worker.watchdog import Watchdog
@@ -91,12 +93,16 @@ class Session:
         self.connection.close()
 
 
-def heartbeat(session, worker_id, paths):
-    """Record that the worker is alive, on its own record in each queue."""
+def heartbeat(session, worker_id, paths, status):
+    """Record that the worker is alive, on its own record in each queue.
+
+    ``status()`` returns what the worker reports: current_jobs, jobs_done,
+    jobs_failed and last_job_id (asked again on each conflict retry).
+    """
     def beat(app):
         for path in paths:
             app.unrestrictedTraverse(path).job_queue().heartbeat(
-                worker_id, hostname=socket.gethostname(), pid=os.getpid())
+                worker_id, hostname=socket.gethostname(), pid=os.getpid(), **status())
     session.write(beat)
 
 
@@ -128,6 +134,10 @@ class Worker:
         self.signals = 0
         self.abandoned = []  # futures whose thread is stuck in report code
         self.jobs_run = 0
+        self.outcomes = {}  # outcome -> count, reported by heartbeats
+        self.last_job_id = None
+        self.running_ids = ()
+        self.beat_now = threading.Event()
         self.session = Session(db)
 
     def queue_paths(self):
@@ -165,10 +175,12 @@ class Worker:
         return self.session.write(claim_from)
 
     def stopped(self, paths):
-        """Mark this worker's records as stopped."""
+        """Report the final counts and mark this worker's records as stopped."""
         def mark(app):
             for path in paths:
-                app.unrestrictedTraverse(path).job_queue().worker_stopped(self.worker_id)
+                jobs = app.unrestrictedTraverse(path).job_queue()
+                jobs.heartbeat(self.worker_id, **self.status())
+                jobs.worker_stopped(self.worker_id)
         self.session.write(mark)
 
     # -- the loop ----------------------------------------------------------------
@@ -185,7 +197,7 @@ class Worker:
         lease = min(self._lease_seconds(paths))
         logger.info("worker %s serving %s (concurrency %d)",
                     self.worker_id, ", ".join(paths), self.concurrency)
-        heartbeat(self.session, self.worker_id, paths)
+        heartbeat(self.session, self.worker_id, paths, self.status)
         beating = threading.Event()
         beater = threading.Thread(
             target=self._heartbeat_until, args=(beating, paths, max(lease / 3, 0.5)),
@@ -199,6 +211,7 @@ class Worker:
         finally:
             pool.shutdown(wait=not self.abandoned)
             beating.set()
+            self.beat_now.set()
             beater.join(timeout=5)
             self._safely(self.stopped, paths)
             self.session.close()
@@ -211,19 +224,32 @@ class Worker:
 
     def _serve(self, paths, pool, running):
         while not self.stopping.is_set():
-            self.reap(paths)
-            free = self.concurrency - len(running)
-            if self.max_jobs is not None:
-                free = min(free, self.max_jobs - self.jobs_run - len(running))
-            for claimed in self.claim(paths, free) if free > 0 else ():
-                running[pool.submit(self.runner.run, *claimed)] = claimed
-            if running:
-                self._wait_for_jobs(running, self.poll_interval)
-            elif self.once:
-                return
-            else:
-                self._wait_for_work(self._next_wait(paths))
+            try:
+                if not self._serve_once(paths, pool, running):
+                    return
+            except TransientError as exc:
+                # ZEO down or persistent conflicts: jobs keep running; try again.
+                logger.warning("queue unavailable (%s: %s); retrying in %gs",
+                               type(exc).__name__, exc, self.poll_interval)
+                self.stopping.wait(self.poll_interval)
             self._check_limits()
+
+    def _serve_once(self, paths, pool, running):
+        """Reap, claim, then wait for a job to end or new work; False when done (once)."""
+        self.reap(paths)
+        free = self.concurrency - len(running)
+        if self.max_jobs is not None:
+            free = min(free, self.max_jobs - self.jobs_run - len(running))
+        for claimed in self.claim(paths, free) if free > 0 else ():
+            running[pool.submit(self.runner.run, *claimed)] = claimed
+        self.running_ids = tuple(job_id for _, job_id, _ in running.values())
+        if running:
+            self._wait_for_jobs(running, self.poll_interval)
+        elif self.once:
+            return False
+        else:
+            self._wait_for_work(self._next_wait(paths))
+        return True
 
     def _wait_for_jobs(self, running, timeout):
         """Wait until a job ends (or ``timeout``), enforcing time limits meanwhile."""
@@ -231,9 +257,13 @@ class Worker:
         while running and time.monotonic() < deadline:
             done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
-                del running[future]
+                _, self.last_job_id, _ = running.pop(future)
+                outcome = future.result()
+                self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
                 self.jobs_run += 1
             if done:
+                self.running_ids = tuple(job_id for _, job_id, _ in running.values())
+                self.beat_now.set()  # show the outcome on the Workers tab now
                 return
             self.watchdog.expire()
             self._give_up_stuck(running)
@@ -287,13 +317,26 @@ class Worker:
             self.abandoned.append(future)
             self._recycle()
 
+    def status(self):
+        """What heartbeats report on the worker's record."""
+        return {
+            "current_jobs": self.running_ids,
+            "jobs_done": self.outcomes.get(DONE, 0),
+            "jobs_failed": self.outcomes.get(FAILED, 0),
+            "last_job_id": self.last_job_id,
+        }
+
     def _heartbeat_until(self, stop, paths, interval):
         """Background thread: keeps leases alive while jobs run, own connection."""
         session = Session(self.db)
         try:
-            while not stop.wait(interval):
+            while not stop.is_set():
+                self.beat_now.wait(interval)
+                self.beat_now.clear()
+                if stop.is_set():
+                    return
                 try:
-                    heartbeat(session, self.worker_id, paths)
+                    heartbeat(session, self.worker_id, paths, self.status)
                 except Exception:
                     logger.warning("heartbeat failed:\n%s", traceback.format_exc())
         finally:

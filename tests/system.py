@@ -1,0 +1,155 @@
+"""A real system for process-level tests: ZEO server, queue, worker processes.
+
+The test process talks to the same ZEO server through a connection of its own,
+so it sees exactly what the workers committed.
+"""
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import transaction
+import ZEO
+
+from collective.asyncreports.devinstance import Instance
+from collective.asyncreports.devinstance import free_port
+
+
+ADDONS = Path(__file__).parent / "addons"
+QUEUE = "/asyncreports"
+
+
+class System:
+    """ZEO server + /asyncreports queue (with test report types), stopped by PID."""
+
+    def __init__(self, lease_seconds=2, max_attempts=3, zope_conf_extra=""):
+        self.home = Path(tempfile.mkdtemp(prefix="asyncreports-sys-"))
+        self.instance = Instance(
+            self.home, free_port(), free_port(), extra_packages=["faultreports"],
+            env={"PYTHONPATH": str(ADDONS)})
+        self.workers = []
+        self.db = None
+        try:
+            self.instance.write_configuration()
+            if zope_conf_extra:
+                with open(self.instance.zope_conf, "a") as conf:
+                    conf.write(zope_conf_extra)
+            self.instance.start_zeo()
+            self.instance.bootstrap("--password", "admin-password")
+            self.db = ZEO.DB(("127.0.0.1", self.instance.zeo_port))
+            with self.queue() as queue:
+                jobs = queue.job_queue()
+                jobs.lease_seconds = lease_seconds
+                jobs.max_attempts = max_attempts
+                jobs.backoff_seconds = 0
+                jobs.backoff_max = 0
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        for worker in list(self.workers):
+            self.stop_worker(worker, sig=signal.SIGKILL)
+        if self.db is not None:
+            self.db.close()
+        self.instance.stop_all()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    # -- looking at the database ---------------------------------------------------
+
+    @contextmanager
+    def queue(self):
+        """The queue object in a fresh transaction, committed on success."""
+        manager = transaction.TransactionManager()
+        connection = self.db.open(transaction_manager=manager)
+        try:
+            with manager:
+                yield connection.root()["Application"].unrestrictedTraverse(QUEUE.lstrip("/"))
+        finally:
+            connection.close()
+
+    def submit(self, report, params=None, owner="admin", path="/", **options):
+        """Enqueue directly (as a web request would) and return the job id."""
+        with self.queue() as queue:
+            job = queue.job_queue().enqueue(
+                report, path, params or {}, owner_id=owner, queue_path=QUEUE, **options)
+            return job.id
+
+    def job(self, job_id):
+        with self.queue() as queue:
+            return queue.job_queue().get(job_id).as_dict()
+
+    def stored_data(self, path):
+        """The bytes of a stored result or error log, by its physical path."""
+        with self.queue() as queue:
+            return bytes(queue.getPhysicalRoot().unrestrictedTraverse(path.lstrip("/")).data)
+
+    def states(self):
+        with self.queue() as queue:
+            return queue.job_queue().stats()
+
+    def result_ids(self):
+        with self.queue() as queue:
+            return list(queue.results.objectIds())
+
+    def wait_for(self, predicate, timeout=60, what="condition"):
+        """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+    def wait_for_state(self, job_id, *states, timeout=60):
+        return self.wait_for(
+            lambda: (job := self.job(job_id))["state"] in states and job,
+            timeout, f"job {job_id} to be {'/'.join(states)}")
+
+    # -- processes -------------------------------------------------------------------
+
+    def start_worker(self, *args, name=None):
+        name = name or f"worker{len(self.workers) + 1}"
+        worker = self.instance.start_worker("--poll-interval", "0.5", *args, name=name)
+        worker.log = self.home / "var" / "log" / f"{name}.out"
+        self.workers.append(worker)
+        return worker
+
+    def signal_worker(self, worker, sig):
+        """Send ``sig`` to a worker by PID (its process group), without waiting."""
+        if worker.poll() is None:
+            try:
+                os.killpg(worker.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def stop_worker(self, worker, sig=signal.SIGTERM, timeout=60):
+        """Signal a worker by PID and wait for it; return its exit code."""
+        self.signal_worker(worker, sig)
+        if worker.poll() is None:
+            worker.wait(timeout)
+        if worker in self.workers:
+            self.workers.remove(worker)
+        self.instance.stop(worker)
+        return worker.returncode
+
+    def worker_log(self, worker):
+        return worker.log.read_text() if worker.log.exists() else ""
+
+    def wait_for_log(self, worker, text, timeout=60):
+        return self.wait_for(lambda: text in self.worker_log(worker), timeout,
+                             f"{text!r} in {worker.name}'s log")
+
+    def restart_zeo(self, down_seconds=0.0):
+        """Kill the ZEO server (SIGKILL) and start it again after ``down_seconds``."""
+        zeo = next(p for p in self.instance.processes if p.name == "zeo")
+        os.killpg(zeo.pid, signal.SIGKILL)
+        zeo.wait()
+        self.instance.processes.remove(zeo)
+        time.sleep(down_seconds)
+        self.instance.start_zeo()
