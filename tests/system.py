@@ -113,9 +113,10 @@ class System:
 
     # -- processes -------------------------------------------------------------------
 
-    def start_worker(self, *args, name=None):
+    def start_worker(self, *args, name=None, env=None):
         name = name or f"worker{len(self.workers) + 1}"
-        worker = self.instance.start_worker("--poll-interval", "0.5", *args, name=name)
+        worker = self.instance.start_worker(
+            "--poll-interval", "0.5", *args, name=name, env=env)
         worker.log = self.home / "var" / "log" / f"{name}.out"
         self.workers.append(worker)
         return worker

@@ -6,6 +6,7 @@ import re
 import signal
 import time
 import unittest
+from pathlib import Path
 
 import pypdf
 
@@ -251,3 +252,30 @@ class CrossClientTests(FaultTestCase):
             "submit", "noop", "--path", "/", "--user", "admin").stdout.strip()
         job = system.wait_for_state(job_id, "done", timeout=10)
         self.assertLess(job["started"] - job["created"], 5)
+
+
+CLOCK_AHEAD = Path(__file__).parent / "addons" / "clockahead"
+
+
+class ClockSkewTests(FaultTestCase):
+    def test_a_worker_30s_ahead_declares_no_live_worker_dead(self):
+        """21. Two live workers, one clock 30 s ahead: no job is reaped, none runs twice."""
+        system = self.system
+        pythonpath = f"{CLOCK_AHEAD}:{system.instance.env['PYTHONPATH']}"
+        ahead = {"PYTHONPATH": pythonpath, "ASYNCREPORTS_TEST_CLOCK_AHEAD": "30"}
+        skewed = system.start_worker(env=ahead)
+        normal = system.start_worker()
+        for worker in (skewed, normal):
+            system.wait_for_log(worker, "serving /asyncreports")
+        jobs = [system.submit("wait-and-report", {"seconds": 6, "fail": False})
+                for _ in range(2)]
+        for job_id in jobs:
+            job = system.wait_for_state(job_id, "done", "failed", timeout=60)
+            self.assertEqual((job["state"], job["attempts"]), ("done", 1))
+            self.assertNotIn("reaped", [event["event"] for event in job["history"]])
+        starters = {w.name for w in (skewed, normal) for j in jobs
+                    if f"job {j} started" in system.worker_log(w)}
+        self.assertEqual(starters, {skewed.name, normal.name}, "each worker ran one job")
+        with system.queue() as queue:
+            beats = {r.pid: r.last_heartbeat for r in queue.job_queue().workers()}
+        self.assertGreater(beats[skewed.pid] - beats[normal.pid], 25, "the clock really is ahead")

@@ -29,6 +29,8 @@ class QueueTestCase(unittest.TestCase):
         return JobQueue
 
     def _makeOne(self, **settings):
+        # Clocks agree in these tests; ClockSkewTests lets them differ.
+        settings.setdefault("clock_skew", 0)
         return self._getTargetClass()(**settings)
 
     def _enqueue(self, queue, **kw):
@@ -286,6 +288,36 @@ class ClaimTests(QueueTestCase):
         queue.claim("w1", now=T0 + 10)
         self.assertEqual(job.attempts, 2)
         self.assertNotEqual(job.lease_token, first)
+
+
+class ClockSkewTests(QueueTestCase):
+    """21. Heartbeat times come from the worker's clock; reapers may disagree."""
+
+    def test_a_reaper_whose_clock_is_ahead_allows_for_skew(self):
+        queue = self._makeOne(lease_seconds=3, clock_skew=60)
+        job = self._claimed(queue)
+        for second in range(1, 30):  # the worker beats on its clock, every second
+            queue.heartbeat("w1", now=T0 + second)
+            # the reaper's clock runs 30 s ahead of the worker's
+            self.assertEqual(queue.reap(now=T0 + second + 30), [])
+        self.assertEqual(job.state, RUNNING)
+
+    def test_observing_heartbeats_needs_no_clock_at_all(self):
+        queue = self._makeOne(lease_seconds=3, clock_skew=10**6)
+        job = self._claimed(queue)
+        seen = {}
+        for second in range(1, 30):  # wall clocks far apart, the beat goes on
+            queue.heartbeat("w1", now=T0 - 10**5 + second)
+            self.assertEqual(queue.reap(now=T0 + second, seen=seen, observed_at=second), [])
+        # the worker goes silent: 3 s of the reaper's own time later it is dead
+        self.assertEqual(queue.reap(now=T0 + 30, seen=seen, observed_at=32), [])
+        self.assertEqual(queue.reap(now=T0 + 33, seen=seen, observed_at=33), [job])
+
+    def test_silent_by_the_clocks_beyond_the_skew_allowance(self):
+        queue = self._makeOne(lease_seconds=3, clock_skew=60)
+        job = self._claimed(queue)
+        self.assertEqual(queue.reap(now=T0 + 62), [])
+        self.assertEqual(queue.reap(now=T0 + 63), [job])
 
 
 class LeaseTests(QueueTestCase):

@@ -30,7 +30,7 @@ class ConflictTestCase(unittest.TestCase):
         self.addCleanup(self.db.close)
         tm = transaction.TransactionManager()
         conn = self.db.open(tm)
-        conn.root()["queue"] = JobQueue(lease_seconds=100, backoff_seconds=10)
+        conn.root()["queue"] = JobQueue(lease_seconds=100, backoff_seconds=10, clock_skew=0)
         tm.commit()
         conn.close()
 

@@ -19,6 +19,9 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 QUEUE_ID = "asyncreports"
 ADMIN = "admin"
+PLONE_ID = "Plone"
+EDITOR = "editor"
+PLONE_PROFILES = ("plone.app.contenttypes:default", "collective.asyncreports:default")
 
 ZEO_CONF = """\
 <zeo>
@@ -147,7 +150,14 @@ class Instance:
 
     def admin_password(self):
         """The admin password, made on first use and kept in var/ (mode 600)."""
-        path = self.var / "admin-password"
+        return self._password("admin-password")
+
+    def editor_password(self):
+        """The Plone editor's password, made on first use and kept in var/ (mode 600)."""
+        return self._password("editor-password")
+
+    def _password(self, name):
+        path = self.var / name
         if not path.exists():
             path.write_text(secrets.token_urlsafe(12))
             path.chmod(0o600)
@@ -155,12 +165,12 @@ class Instance:
 
     # -- processes ----------------------------------------------------------------
 
-    def start(self, name, args, log_name=None):
-        """Start a child process, its output going to var/log/NAME.log."""
+    def start(self, name, args, log_name=None, env=None):
+        """Start a child process, its output going to var/log/NAME.out."""
         log = open(self.var / "log" / f"{log_name or name}.out", "ab")
         process = subprocess.Popen(
             args, cwd=self.home, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=self.env)
+            start_new_session=True, env=dict(self.env, **(env or {})))
         log.close()
         process.name = name
         self.processes.append(process)
@@ -185,9 +195,9 @@ class Instance:
         wait_for_port(self.http_port, process, timeout=120)
         return process
 
-    def start_worker(self, *args, name="worker"):
+    def start_worker(self, *args, name="worker", env=None):
         return self.start(name, [str(BIN / "asyncreports"), "-C", str(self.zope_conf),
-                                 "worker", *args])
+                                 "worker", *args], env=env)
 
     def run_command(self, *args, timeout=300, check=True):
         """Run ``asyncreports -C zope.conf ARGS`` to the end; return the CompletedProcess."""
@@ -243,7 +253,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def bootstrap(instance, password):
+def bootstrap(instance, password, plone=False):
     """In a booted Zope: admin user and queue, created once (runs in a child process)."""
     import transaction
 
@@ -258,7 +268,66 @@ def bootstrap(instance, password):
         manage_addAsyncReportQueue(app, QUEUE_ID, "Async reports")
     app._getOb(QUEUE_ID).server_url = instance.url
     transaction.commit()
+    if plone:
+        bootstrap_plone(app, instance, users.getUserById(ADMIN).__of__(users))
     app._p_jar.close()
+
+
+def plone_installed():
+    """True when the [plone] extra is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("Products.CMFPlone") is not None
+
+
+def bootstrap_plone(app, instance, admin):
+    """Create /Plone with the add-on, a demo folder and an Editor, once."""
+    import transaction
+    from AccessControl.SecurityManagement import newSecurityManager
+    from AccessControl.SecurityManagement import noSecurityManager
+    from Testing.makerequest import makerequest
+    from zope.component.hooks import setSite
+    from zope.globalrequest import setRequest
+
+    app = makerequest(app)
+    setRequest(app.REQUEST)
+    newSecurityManager(app.REQUEST, admin)
+    try:
+        if PLONE_ID not in app.objectIds():
+            from Products.CMFPlone.factory import addPloneSite
+
+            print("creating the Plone site /Plone (takes a while the first time)", flush=True)
+            site = addPloneSite(
+                app, PLONE_ID, title="Async reports demo", setup_content=False,
+                extension_ids=PLONE_PROFILES)
+            setSite(site)
+            _plone_demo_content(site, instance.editor_password())
+            transaction.commit()
+        site = app._getOb(PLONE_ID)
+        setSite(site)
+        from plone import api
+
+        api.portal.set_registry_record(
+            "collective.asyncreports.server_url", f"{instance.url}/{PLONE_ID}")
+        transaction.commit()
+    finally:
+        setSite(None)
+        noSecurityManager()
+
+
+def _plone_demo_content(site, editor_password):
+    from plone import api
+
+    site.acl_users.userFolderAddUser(EDITOR, editor_password, ["Member", "Editor"], [])
+    api.user.get(EDITOR).setMemberProperties(
+        {"email": "editor@example.org", "fullname": "Demo Editor"})
+    demo = api.content.create(site, "Folder", id="demo", title="Demo folder")
+    for number, title in enumerate(("Welcome", "Annual plan", "Meeting notes"), 1):
+        page = api.content.create(demo, "Document", id=f"page-{number}", title=title)
+        api.content.transition(page, "publish")
+    news = api.content.create(demo, "Folder", id="news", title="News")
+    api.content.create(news, "News Item", id="launch", title="The reports service is live")
+    api.content.transition(demo, "publish")
 
 
 def stop_background_run(instance):
@@ -304,15 +373,21 @@ def run(instance):
     signal.signal(signal.SIGTERM, handle)
     try:
         instance.start_zeo()
-        instance.bootstrap("--password", password)
+        instance.bootstrap("--password", password, *(["--plone"] if plone_installed() else []))
         instance.start_zope()
         instance.start_worker()
+        plone = ""
+        if plone_installed():
+            plone = (
+                f"  Plone:      {instance.url}/{PLONE_ID} (Site Setup > Async reports)\n"
+                f"  Editor:     {EDITOR} / {instance.editor_password()}\n"
+            )
         print(f"""
 collective.asyncreports is running (Ctrl-C or `make stop` stops it all)
   ZMI:        {instance.url}/manage_main
   Queue:      {instance.url}/{QUEUE_ID}/manage_queue
   Login:      {ADMIN} / {password}
-  ZEO server: 127.0.0.1:{instance.zeo_port} (data in {instance.var})
+{plone}  ZEO server: 127.0.0.1:{instance.zeo_port} (data in {instance.var})
   Logs:       {instance.var}/log/
 """, flush=True)
         while all(p.poll() is None for p in instance.processes):
@@ -336,13 +411,15 @@ def main(argv=None):
     parser.add_argument("--zeo-port", type=int, default=8100)
     parser.add_argument("--http-port", type=int, default=8080)
     parser.add_argument("--password", help="admin password (bootstrap)")
+    parser.add_argument("--plone", action="store_true",
+                        help="also create the Plone site /Plone (bootstrap)")
     args = parser.parse_args(argv)
     instance = Instance(args.home, args.zeo_port, args.http_port)
     if args.command == "run":
         return run(instance)
     if args.command == "stop":
         return stop_background_run(instance)
-    return bootstrap(instance, args.password or instance.admin_password())
+    return bootstrap(instance, args.password or instance.admin_password(), plone=args.plone)
 
 
 if __name__ == "__main__":

@@ -86,6 +86,10 @@ class JobQueue(Persistent):
     # Longest a report may run before it is stopped and failed as timed out.
     # A class attribute, so queues made before the setting existed have it.
     time_limit = 1800
+    # How far apart two machines' clocks may be: heartbeat times written by
+    # one worker are only trusted by another with this margin (see
+    # lease_expired). A class attribute, like time_limit.
+    clock_skew = 60
 
     def __init__(
         self,
@@ -94,12 +98,14 @@ class JobQueue(Persistent):
         backoff_seconds=30,
         backoff_max=3600,
         retention_days=30,
+        clock_skew=60,
     ):
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self.backoff_max = backoff_max
         self.retention_days = retention_days
+        self.clock_skew = clock_skew
         self._jobs = OOBTree()
         self._due = _index()
         self._newest = _index()
@@ -269,13 +275,18 @@ class JobQueue(Persistent):
         record.last_heartbeat = now
         return record
 
-    def lease_expired(self, job, now=None):
-        """Return True if a running job's lease has run out.
+    def lease_expired(self, job, now=None, seen=None, observed_at=None):
+        """Return True if a running job's lease has run out (its worker died).
 
-        The lease is alive while ``job.lease_expires`` lies ahead, or while
-        the leasing worker still lists the job and heartbeat less than
-        ``lease_seconds`` ago (and has not stopped). Jobs that are not
-        running hold no lease and are never expired.
+        The lease holds while ``job.lease_expires`` lies ahead. After that it
+        holds while the leasing worker lists the job, has not stopped, and
+        heartbeats. Heartbeat times come from the worker's clock, so they are
+        compared with ``now`` only with ``clock_skew`` seconds to spare.
+        ``seen``, a dict the caller keeps between calls (a long-running
+        reaper does), makes the check independent of clocks: the worker is
+        silent once its heartbeat has not changed for ``lease_seconds`` of
+        the caller's own monotonic time (``observed_at``). Jobs that are not
+        running hold no lease and never expire.
         """
         now = _now(now)
         if job.state != RUNNING:
@@ -283,11 +294,18 @@ class JobQueue(Persistent):
         if job.lease_expires is not None and job.lease_expires > now:
             return False
         record = self._workers.get(job.lease_worker)
-        return not (
-            record is not None
-            and job.id in record.current_jobs
-            and record.is_alive(now, self.lease_seconds)
-        )
+        if record is None or record.stopped is not None or job.id not in record.current_jobs:
+            return True
+        if record.last_heartbeat + self.lease_seconds + self.clock_skew <= now:
+            return True
+        if seen is None:
+            return False
+        observed_at = time.monotonic() if observed_at is None else observed_at
+        heartbeat, since = seen.get(record.worker_id, (None, None))
+        if heartbeat != record.last_heartbeat:
+            seen[record.worker_id] = (record.last_heartbeat, observed_at)
+            return False
+        return observed_at - since > self.lease_seconds
 
     def check_lease(self, job_id, token):
         """Return the job if ``token`` still holds its lease.
@@ -377,7 +395,7 @@ class JobQueue(Persistent):
         delay = min(self.backoff_seconds * 2 ** max(0, attempts - 1), self.backoff_max)
         return delay + random.uniform(0, delay / 10)
 
-    def reap(self, now=None, actor=None):
+    def reap(self, now=None, actor=None, seen=None, observed_at=None):
         """Take back running jobs whose lease expired (their worker died).
 
         Each goes back to the queue with backoff, or fails as "abandoned"
@@ -385,13 +403,15 @@ class JobQueue(Persistent):
         Only running jobs are looked at.
 
         :param actor: who reaps (a worker id), for the history.
+        :param seen: the reaper's observations, see ``lease_expired``
+            (``observed_at``: the reaper's monotonic time, default now).
         :returns: list of the Jobs taken back.
         """
         now = _now(now)
         reaped = []
         for key in list(_keys(self._by_state[RUNNING])):
             job = self._jobs[key[-1]]
-            if not self.lease_expired(job, now):
+            if not self.lease_expired(job, now, seen, observed_at):
                 continue
             worker = job.lease_worker
             used = f"{job.attempts} of {job.max_attempts} attempts"

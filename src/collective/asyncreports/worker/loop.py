@@ -138,6 +138,9 @@ class Worker:
         self.last_job_id = None
         self.running_ids = ()
         self.beat_now = threading.Event()
+        # What this worker saw of other workers' heartbeats, per queue: lets it
+        # tell a dead worker by its own clock alone (JobQueue.lease_expired).
+        self.seen = {}
         self.session = Session(db)
 
     def queue_paths(self):
@@ -152,7 +155,8 @@ class Worker:
             reaped = []
             for path in paths:
                 queue = app.unrestrictedTraverse(path)
-                for job in queue.job_queue().reap(actor=self.worker_id):
+                seen = self.seen.setdefault(path, {})
+                for job in queue.job_queue().reap(actor=self.worker_id, seen=seen):
                     if job.state == "failed":
                         text = error_log_text(job, job.error_message)
                         job.error_path = queue.store_error_log(job, text)
