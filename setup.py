@@ -50,8 +50,19 @@ setup(
     extras_require={
         "plone": [
             "Products.CMFPlone",
+            "Products.GenericSetup",
             "plone.api",
+            "plone.app.contenttypes",
             "plone.app.layout<7",
+            "plone.app.registry",
+            "plone.app.testing",
+            "plone.app.z3cform",
+            "plone.base",
+            "plone.browserlayer",
+            "plone.namedfile",
+            "plone.protect",
+            "plone.registry",
+            "z3c.form",
         ],
         "test": [
             "plone.testing[zope]",
@@ -64,6 +75,9 @@ setup(
     entry_points={
         "console_scripts": [
             "asyncreports = collective.asyncreports.worker.cli:main",
+        ],
+        "z3c.autoinclude.plugin": [
+            "target = plone",
         ],
     },
 )

@@ -3,7 +3,6 @@
 import time
 import traceback
 from contextlib import contextmanager
-from urllib.parse import urlsplit
 
 from AccessControl import Unauthorized
 from AccessControl import getSecurityManager
@@ -34,12 +33,6 @@ FAILED = "failed"
 RELEASED = "released"
 CANCELLED = "cancelled"
 LOST = "lost"
-
-
-def apply_server_url(request, server_url):
-    """Make absolute_url() inside a report start with ``server_url``."""
-    parts = urlsplit(server_url)
-    request.setServerURL(parts.scheme or "http", parts.hostname or "localhost", parts.port)
 
 
 def _nearest_site(obj):
@@ -120,7 +113,7 @@ class JobRunner:
     def _run_once(self, queue_path, job_id, token):
         with self._session() as (app, manager):
             queue = app.unrestrictedTraverse(queue_path)
-            apply_server_url(app.REQUEST, queue.effective_server_url())
+            queue.prepare_request(app.REQUEST)
             jobs = queue.job_queue()
             job = jobs.check_lease(job_id, token)
             logger.info(
@@ -133,6 +126,9 @@ class JobRunner:
             user = load_user(app, job.owner_folder, job.owner_id)
             newSecurityManager(app.REQUEST, user)
             report = get_report(job.report)
+            if not getSecurityManager().checkPermission(report.permission, queue):
+                raise Unauthorized(
+                    f"{job.owner_id} no longer has the permission {report.permission!r} here")
             target = app.restrictedTraverse(job.path)
             if not getSecurityManager().checkPermission(View, target):
                 raise Unauthorized(f"{job.owner_id} may not view {job.path}")

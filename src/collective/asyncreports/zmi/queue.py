@@ -4,6 +4,7 @@ import secrets
 import time
 import uuid
 from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 from AccessControl import ClassSecurityInfo
 from AccessControl import Unauthorized
@@ -95,6 +96,12 @@ class AsyncReportQueue(Folder):
     def effective_server_url(self):
         """Base URL for links made by workers, without a trailing slash."""
         return (self.server_url or "http://localhost:8080").rstrip("/")
+
+    @security.private
+    def prepare_request(self, request):
+        """Make a worker's synthetic request build URLs on effective_server_url()."""
+        parts = urlsplit(self.effective_server_url())
+        request.setServerURL(parts.scheme or "http", parts.hostname or "localhost", parts.port)
 
     # -- what the tabs show --------------------------------------------------
 

@@ -1,0 +1,139 @@
+"""The "Generate report" form: queue a report on the content one is looking at.
+
+The form is built with z3c.form from the chosen report type's schema; only
+report types whose ``available(context)`` is true are offered.
+"""
+
+import uuid
+from urllib.parse import urlencode
+
+from plone import api
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from z3c.form import button
+from z3c.form import field
+from z3c.form import form
+from z3c.form.interfaces import HIDDEN_MODE
+from zope import schema
+from zope.interface import Interface
+from zope.schema.interfaces import IBool
+from zope.schema.interfaces import IChoice
+
+from collective.asyncreports.errors import InvalidJobRequest
+from collective.asyncreports.errors import InvalidParameters
+from collective.asyncreports.plone import _
+from collective.asyncreports.plone.browser import check_post
+from collective.asyncreports.plone.browser import site_queue
+from collective.asyncreports.reports.registry import report_types
+from collective.asyncreports.submission import path_of
+from collective.asyncreports.submission import submit
+
+
+PARAMETER_PREFIX = "param"
+
+
+class IGenerateReport(Interface):
+    """Fields every Generate report form has besides the report's own."""
+
+    submission_id = schema.ASCIILine(
+        title="Submission id",
+        description="Makes a form sent twice queue one job.",
+        required=False,
+    )
+
+
+class GenerateReportForm(form.Form):
+    """Choose a report type, fill in its parameters, queue it."""
+
+    template = ViewPageTemplateFile("templates/generate.pt")
+    ignoreContext = True
+    enableCSRFProtection = True
+    label = _("Generate report")
+
+    report_name = None
+    report = None
+
+    def update(self):
+        self.reports = report_types(self.context)
+        available = dict(self.reports)
+        chosen = self.request.form.get("report")
+        if chosen not in available and len(self.reports) == 1:
+            chosen = self.reports[0][0]
+        if chosen in available:
+            self.report_name, self.report = chosen, available[chosen]
+            self.fields = field.Fields(IGenerateReport) + field.Fields(
+                self.report.schema, prefix=PARAMETER_PREFIX)
+            self.fields["submission_id"].mode = HIDDEN_MODE
+        else:
+            self.fields = field.Fields()
+        super().update()
+
+    @property
+    def action(self):
+        """Post back to this form with the chosen report in the query string."""
+        return f"{self.request.getURL()}?{urlencode({'report': self.report_name or ''})}"
+
+    def updateWidgets(self):
+        super().updateWidgets()
+        widget = self.widgets.get("submission_id")
+        if widget is not None and not widget.value:
+            widget.value = uuid.uuid4().hex
+
+    def choices(self):
+        """The offered report types, with the URL that opens each one's form."""
+        base = self.request.getURL()
+        return [
+            {
+                "name": name,
+                "title": report.title,
+                "description": report.description,
+                "url": f"{base}?{urlencode({'report': name})}",
+                "chosen": name == self.report_name,
+            }
+            for name, report in self.reports
+        ]
+
+    @button.buttonAndHandler(_("Queue report"), name="queue")
+    def handle_queue(self, action):
+        check_post(self.request)
+        data, errors = self.extractData()
+        if errors:
+            self.status = self.formErrorsMessage
+            return
+        # z3c.form keys the data by the prefixed field name.
+        raw = {
+            name: _as_text(
+                self.report.schema[name].bind(self.context),
+                data.get(f"{PARAMETER_PREFIX}.{name}"))
+            for name in schema.getFieldNames(self.report.schema)
+        }
+        queue = site_queue()
+        try:
+            job = submit(
+                queue, self.report_name, path_of(self.context),
+                {name: text for name, text in raw.items() if text is not None},
+                dedup_key=data.get("submission_id") or None)
+        except InvalidParameters as exc:
+            self.status = "; ".join(f"{name}: {problem}" for name, problem in exc.errors)
+            return
+        except InvalidJobRequest as exc:
+            self.status = str(exc)
+            return
+        queue.remember_site_url(api.portal.get().absolute_url())
+        api.portal.show_message(
+            _("Your report “${title}” is queued (job ${id}). It appears here when ready.",
+              mapping={"title": self.report.title, "id": job.id}),
+            request=self.request,
+        )
+        self.request.response.redirect(
+            f"{api.portal.get().absolute_url()}/@@my-reports?{urlencode({'job': job.id})}")
+
+
+def _as_text(field, value):
+    """Turn a form value back into the text ``submit`` checks, as from any client."""
+    if value is None:
+        return None
+    if IBool.providedBy(field):
+        return "yes" if value else "no"
+    if IChoice.providedBy(field):
+        return field.vocabulary.getTerm(value).token
+    return str(value)

@@ -1,0 +1,112 @@
+"""Site Setup > Async reports > Queue: every job, with cancel, retry and purge."""
+
+from urllib.parse import urlencode
+
+from AccessControl import getSecurityManager
+from Products.Five.browser import BrowserView
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from Products.statusmessages.interfaces import IStatusMessage
+
+from collective.asyncreports.errors import AsyncReportsError
+from collective.asyncreports.plone.browser import check_post
+from collective.asyncreports.plone.browser import site_queue
+from collective.asyncreports.plone.browser.rows import job_row
+from collective.asyncreports.queue import ALL_STATES
+from collective.asyncreports.reports.registry import report_types
+
+
+PAGE_SIZE = 20
+FILTERS = ("state", "owner", "report")
+
+
+class QueueView(BrowserView):
+    """GET lists jobs (filtered, paged); POST runs an action on the chosen jobs."""
+
+    index = ViewPageTemplateFile("templates/queue.pt")
+
+    def __call__(self):
+        if self.request.method == "POST":
+            return self.apply_action()
+        return self.index()
+
+    def filters(self):
+        """The active filters, from the query string."""
+        return {name: self.request.form.get(name, "").strip() for name in FILTERS}
+
+    def listing(self):
+        """One page of jobs and what the template needs around it."""
+        jobs = site_queue().job_queue()
+        filters = self.filters()
+        state = filters["state"] if filters["state"] in ALL_STATES else None
+        start = max(_int(self.request.form.get("b_start"), 0), 0)
+        page, total = jobs.list_jobs(
+            state=state, owner=filters["owner"] or None,
+            report=filters["report"] or None, start=start, size=PAGE_SIZE)
+        query = {name: value for name, value in filters.items() if value}
+        return {
+            "rows": [job_row(job, self.request, jobs) for job in page],
+            "total": total,
+            "first": start + 1 if total else 0,
+            "last": min(start + PAGE_SIZE, total),
+            "prev_url": self._page_url(query, start - PAGE_SIZE) if start > 0 else None,
+            "next_url": (
+                self._page_url(query, start + PAGE_SIZE)
+                if start + PAGE_SIZE < total else None
+            ),
+            "stats": jobs.stats(),
+            "retention_days": jobs.retention_days,
+        }
+
+    def states(self):
+        return ALL_STATES
+
+    def reports(self):
+        return [{"name": name, "title": report.title} for name, report in report_types()]
+
+    def apply_action(self):
+        """Cancel, retry or purge the chosen jobs (POST with authenticator only)."""
+        check_post(self.request)
+        queue = site_queue()
+        jobs = queue.job_queue()
+        form = self.request.form
+        ids = form.get("job_ids", [])
+        ids = [ids] if isinstance(ids, str) else [i for i in ids if isinstance(i, str)]
+        actor = getSecurityManager().getUser().getId()
+        if "purge" in form:
+            message = self._purge(queue, ids, form.get("older_than_days", ""))
+        else:
+            operation, verb = (
+                (jobs.retry, "Requeued") if "retry" in form else (jobs.cancel, "Cancelled"))
+            done, problems = 0, []
+            for job_id in ids:
+                try:
+                    operation(job_id, actor=actor)
+                except AsyncReportsError as exc:
+                    problems.append(f"{job_id}: {exc}")
+                else:
+                    done += 1
+            message = f"{verb} {done} job(s)." + "".join(f" {p}." for p in problems)
+        IStatusMessage(self.request).add(message, type="info")
+        self.request.response.redirect(self.context.absolute_url() + "/@@asyncreports-jobs")
+        return ""
+
+    def _purge(self, queue, ids, days):
+        days = _int(days, None)
+        if not ids and days is None:
+            return "Choose jobs or an age to purge."
+        try:
+            purged = queue.purge(job_ids=ids or None, older_than=None if ids else days * 86400)
+        except AsyncReportsError as exc:
+            return str(exc)
+        return f"Purged {len(purged)} job(s) and their results."
+
+    def _page_url(self, query, start):
+        query = dict(query, b_start=max(start, 0))
+        return f"{self.context.absolute_url()}/@@asyncreports-jobs?{urlencode(query)}"
+
+
+def _int(value, default):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

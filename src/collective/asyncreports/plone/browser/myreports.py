@@ -1,0 +1,46 @@
+"""``@@my-reports``: the current user's jobs, their progress and downloads."""
+
+from urllib.parse import urlencode
+
+from AccessControl import getSecurityManager
+from Products.Five.browser import BrowserView
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+
+from collective.asyncreports.plone.browser import site_queue
+from collective.asyncreports.plone.browser.rows import job_row
+
+
+PAGE_SIZE = 20
+
+
+class MyReportsView(BrowserView):
+    """Lists the jobs the current user queued, newest first. Read-only."""
+
+    index = ViewPageTemplateFile("templates/myreports.pt")
+
+    def __call__(self):
+        return self.index()
+
+    def listing(self):
+        jobs = site_queue().job_queue()
+        user_id = getSecurityManager().getUser().getId()
+        start = max(_int(self.request.form.get("b_start")), 0)
+        page, total = jobs.list_jobs(owner=user_id, start=start, size=PAGE_SIZE)
+        base = f"{self.context.absolute_url()}/@@my-reports?"
+        return {
+            "rows": [job_row(job, self.request, jobs) for job in page],
+            "total": total,
+            "prev_url": base + urlencode({"b_start": start - PAGE_SIZE}) if start else None,
+            "next_url": (
+                base + urlencode({"b_start": start + PAGE_SIZE})
+                if start + PAGE_SIZE < total else None
+            ),
+            "highlight": self.request.form.get("job", ""),
+        }
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0

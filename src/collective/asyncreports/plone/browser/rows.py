@@ -1,0 +1,43 @@
+"""Jobs as plain dicts for templates and the JSON status endpoint."""
+
+import time
+
+
+ACTIVE_STATES = ("queued", "running")
+
+
+def when(timestamp):
+    """Format epoch seconds for people, in UTC; '' for none."""
+    if not timestamp:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+
+
+def job_row(job, request, jobs):
+    """Return what a listing shows of ``job``: state, progress, times and links."""
+    return {
+        "id": job.id,
+        "report": job.report,
+        "path": job.path,
+        "owner": job.owner_id,
+        "state": job.state,
+        "progress": int(job.progress or 0),
+        "progress_message": job.progress_message,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "created": when(job.created),
+        "started": when(job.started),
+        "finished": when(job.finished),
+        "error_message": job.error_message or "",
+        "cancel_requested": job.cancel_requested,
+        "position": jobs.position(job.id) if job.state == "queued" else None,
+        "result_url": _url(request, job.result_path),
+        "error_url": _url(request, job.error_path),
+        "can_cancel": not job.is_final and not job.cancel_requested,
+        "can_retry": job.state in ("failed", "cancelled"),
+        "active": job.state in ACTIVE_STATES,
+    }
+
+
+def _url(request, path):
+    return request.physicalPathToURL(path) if path else None

@@ -1,0 +1,64 @@
+// Refresh job rows in place while any of them is queued or running.
+// Reads @@asyncreports-status (GET, read-only) every few seconds and stops
+// once every job shown is finished.
+(function () {
+  "use strict";
+  var INTERVAL = 2500;
+
+  function link(href, text) {
+    var a = document.createElement("a");
+    a.href = href + "/@@download/file";
+    a.textContent = text;
+    return a;
+  }
+
+  function update(row, job) {
+    var state = row.querySelector("[data-field=state]");
+    if (state) {
+      state.textContent = job.state;
+      if (job.position !== null) {
+        state.textContent += " (" + job.position + " ahead of you)";
+      }
+    }
+    var bar = row.querySelector("[data-field=progress] .progress-bar");
+    if (bar) {
+      bar.style.width = job.progress + "%";
+      bar.textContent = job.progress + "%";
+    }
+    var attempts = row.querySelector("[data-field=attempts]");
+    if (attempts) {
+      attempts.textContent = job.attempts + "/" + job.max_attempts;
+    }
+    var links = row.querySelector("[data-field=links]");
+    if (links && !job.active) {
+      links.textContent = "";
+      if (job.result_url) { links.appendChild(link(job.result_url, "PDF")); }
+      if (job.error_url) { links.appendChild(link(job.error_url, "Error log")); }
+    }
+    if (!job.active) { row.removeAttribute("data-active"); }
+  }
+
+  function poll(table) {
+    var rows = table.querySelectorAll("tr[data-active]");
+    if (!rows.length) { return; }
+    var ids = Array.prototype.map.call(rows, function (row) {
+      return row.getAttribute("data-job");
+    });
+    var url = table.getAttribute("data-asyncreports-status") +
+      "?ids=" + encodeURIComponent(ids.join(","));
+    fetch(url, {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (response) { return response.json(); })
+      .then(function (data) {
+        data.jobs.forEach(function (job) {
+          var row = table.querySelector("tr[data-job='" + job.id + "']");
+          if (row) { update(row, job); }
+        });
+      })
+      .catch(function () { /* try again next time */ })
+      .finally(function () { window.setTimeout(function () { poll(table); }, INTERVAL); });
+  }
+
+  document.querySelectorAll("table[data-asyncreports-status]").forEach(function (table) {
+    window.setTimeout(function () { poll(table); }, INTERVAL);
+  });
+})();

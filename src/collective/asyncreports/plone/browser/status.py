@@ -1,0 +1,40 @@
+"""A read-only JSON view of job states, polled by the listings while jobs run."""
+
+import json
+
+from AccessControl import getSecurityManager
+from Products.Five.browser import BrowserView
+
+from collective.asyncreports.permissions import ManageQueue
+from collective.asyncreports.plone.browser import site_queue
+from collective.asyncreports.plone.browser.rows import job_row
+
+
+MAX_IDS = 100
+
+
+class JobStatus(BrowserView):
+    """``@@asyncreports-status?ids=a,b``: the rows of those jobs as JSON.
+
+    Managers may ask about any job; other users only about their own. It
+    never writes, so it is safe as a GET.
+    """
+
+    def __call__(self):
+        queue = site_queue()
+        jobs = queue.job_queue()
+        security = getSecurityManager()
+        manager = security.checkPermission(ManageQueue, queue)
+        user_id = security.getUser().getId()
+        ids = [i for i in self.request.form.get("ids", "").split(",") if i][:MAX_IDS]
+        rows = []
+        for job_id in ids:
+            if job_id not in jobs:
+                continue
+            job = jobs.get(job_id)
+            if manager or job.owner_id == user_id:
+                rows.append(job_row(job, self.request, jobs))
+        response = self.request.response
+        response.setHeader("Content-Type", "application/json")
+        response.setHeader("Cache-Control", "no-store")
+        return json.dumps({"jobs": rows, "active": any(row["active"] for row in rows)})

@@ -1,0 +1,18 @@
+"""Site Setup > Async reports > Workers: who is alive and what each is doing."""
+
+from Products.Five.browser import BrowserView
+from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+
+from collective.asyncreports.plone.browser import site_queue
+
+
+class WorkersView(BrowserView):
+    """Workers that served this site's queue, newest heartbeat first."""
+
+    index = ViewPageTemplateFile("templates/workers.pt")
+
+    def __call__(self):
+        return self.index()
+
+    def rows(self):
+        return site_queue().worker_rows()

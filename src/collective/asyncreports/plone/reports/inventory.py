@@ -1,0 +1,77 @@
+"""The "Content inventory" report: what the catalog holds under a folder."""
+
+from collections import Counter
+
+from Products.CMFCore.utils import getToolByName
+from zope import schema
+from zope.interface import Interface
+
+from collective.asyncreports.plone.reports import is_plone_folder
+from collective.asyncreports.plone.reports import modified
+from collective.asyncreports.rendering import Document
+from collective.asyncreports.reports.base import ReportType
+
+
+class IContentInventoryParameters(Interface):
+    """Parameters of the content inventory."""
+
+    max_items = schema.Int(
+        title="Maximum number of items in the table",
+        description="The counts always cover everything; the table stops here.",
+        min=1,
+        max=100000,
+        default=2000,
+    )
+
+
+class ContentInventory(ReportType):
+    """Counts the content under a folder by type and state, and lists it.
+
+    The catalog query runs as the person who queued the report, so it sees
+    only what they may see.
+    """
+
+    name = "content-inventory"
+    title = "Content inventory"
+    description = (
+        "Everything below this folder: counts per content type and review "
+        "state, and a table of title, path, last modification and creator."
+    )
+    schema = IContentInventoryParameters
+
+    def available(self, context):
+        """Return True for Plone folders and the site."""
+        return is_plone_folder(context)
+
+    def render(self, context, request, parameters):
+        """Build the inventory of ``context``.
+
+        :param context: The folder to inventory.
+        :param request: The synthetic request (unused).
+        :param parameters: Dict with ``max_items``.
+        :returns: A Document.
+        """
+        catalog = getToolByName(context, "portal_catalog")
+        path = "/".join(context.getPhysicalPath())
+        brains = catalog.searchResults(path={"query": path}, sort_on="path")
+        counts = Counter((brain.portal_type, brain.review_state or "-") for brain in brains)
+
+        document = Document(f"{self.title}: {context.Title() or context.getId()}")
+        document.paragraph(
+            f"Target: {context.absolute_url()}. Items found: {len(brains)}.")
+        document.heading("Items per type and state", level=2)
+        document.table(
+            ("Type", "Review state", "Count"),
+            [(kind, state, count) for (kind, state), count in sorted(counts.items())],
+        )
+        document.heading("Items", level=2)
+        max_items = parameters["max_items"]
+        rows = [
+            (brain.Title or brain.getId, brain.getPath(), modified(brain), brain.Creator)
+            for brain in brains[:max_items]
+        ]
+        if rows:
+            document.table(("Title", "Path", "Modified", "Creator"), rows)
+        if len(brains) > max_items:
+            document.paragraph(f"The table stops after {max_items} of {len(brains)} items.")
+        return document

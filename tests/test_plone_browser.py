@@ -1,0 +1,225 @@
+"""Control panel, Generate report and My reports through zope.testbrowser."""
+
+import json
+import unittest
+
+import transaction
+from plone import api
+from plone.testing.zope import Browser
+
+from collective.asyncreports.plone import testing
+from collective.asyncreports.plone.queue import QUEUE_ID
+
+
+PREFIX = "collective.asyncreports."
+
+
+class BrowserTestCase(unittest.TestCase):
+    layer = testing.FUNCTIONAL_TESTING
+
+    def setUp(self):
+        self.app = self.layer["app"]
+        self.portal = self.layer["portal"]
+        self.portal_url = self.portal.absolute_url()
+        self.jobs = self.portal[QUEUE_ID].job_queue()
+
+    def browser(self, user_id=None):
+        browser = Browser(self.app)
+        browser.handleErrors = False
+        if user_id:
+            browser.addHeader("Authorization", f"Basic {user_id}:{testing.PASSWORD}")
+        return browser
+
+    def assertRefused(self, url, user_id=None):
+        """Plone answers Unauthorized with a login or insufficient-privileges page."""
+        browser = self.browser(user_id)
+        browser.handleErrors = True
+        browser.raiseHttpErrors = False
+        browser.open(url)
+        self.assertTrue(
+            browser.headers["status"].startswith(("401", "403"))
+            or "/insufficient-privileges" in browser.url
+            or "/login" in browser.url,
+            (url, user_id, browser.headers["status"], browser.url))
+
+    def enqueue(self, owner=testing.EDITOR):
+        job = self.jobs.enqueue(
+            "content-inventory", "/plone/docs", {}, owner_id=owner,
+            owner_folder="/plone/acl_users", queue_path="/plone/" + QUEUE_ID)
+        transaction.commit()
+        return job
+
+
+class ControlPanelTests(BrowserTestCase):
+    def test_configlet_listed_in_site_setup(self):
+        browser = self.browser(testing.SITE_ADMIN)
+        browser.open(self.portal_url + "/@@overview-controlpanel")
+        self.assertIn("@@asyncreports-controlpanel", browser.contents)
+
+    def test_settings_form_saves_and_syncs_the_queue(self):
+        browser = self.browser(testing.SITE_ADMIN)
+        browser.open(self.portal_url + "/@@asyncreports-controlpanel")
+        browser.getControl(name="form.widgets.lease_seconds").value = "120"
+        browser.getControl(name="form.widgets.server_url").value = "https://intra.example.org"
+        browser.getControl(name="form.buttons.save").click()
+        self.assertIn("Changes saved", browser.contents)
+        transaction.begin()
+        self.assertEqual(api.portal.get_registry_record(PREFIX + "lease_seconds"), 120)
+        self.assertEqual(self.jobs.lease_seconds, 120)
+        self.assertEqual(self.portal[QUEUE_ID].effective_server_url(),
+                         "https://intra.example.org")
+
+    def test_editors_and_members_may_not_manage(self):
+        for user_id in (testing.EDITOR, testing.MEMBER):
+            for view in ("asyncreports-controlpanel", "asyncreports-jobs",
+                         "asyncreports-workers"):
+                self.assertRefused(f"{self.portal_url}/@@{view}", user_id)
+
+    def test_queue_view_lists_and_filters_jobs(self):
+        mine, theirs = self.enqueue(), self.enqueue(testing.OTHER_EDITOR)
+        browser = self.browser(testing.SITE_ADMIN)
+        browser.open(self.portal_url + "/@@asyncreports-jobs")
+        self.assertIn(mine.id, browser.contents)
+        self.assertIn(theirs.id, browser.contents)
+        browser.open(self.portal_url + f"/@@asyncreports-jobs?owner={testing.OTHER_EDITOR}")
+        self.assertNotIn(mine.id, browser.contents)
+        self.assertIn(theirs.id, browser.contents)
+        browser.open(self.portal_url + "/@@asyncreports-jobs?state=done")
+        self.assertNotIn(mine.id, browser.contents)
+
+    def test_cancel_is_a_post_with_the_authenticator(self):
+        job = self.enqueue()
+        browser = self.browser(testing.SITE_ADMIN)
+        browser.open(self.portal_url + "/@@asyncreports-jobs")
+        browser.getControl(name="job_ids:list").getControl(value=job.id).selected = True
+        browser.getControl(name="cancel").click()
+        self.assertIn("Cancelled 1 job(s).", browser.contents)
+        transaction.begin()
+        self.assertEqual(self.jobs.get(job.id).state, "cancelled")
+        # retry puts it back
+        browser.getControl(name="job_ids:list").getControl(value=job.id).selected = True
+        browser.getControl(name="retry").click()
+        transaction.begin()
+        self.assertEqual(self.jobs.get(job.id).state, "queued")
+
+    def test_get_writes_and_missing_tokens_are_refused(self):
+        job = self.enqueue()
+        browser = self.browser(testing.SITE_ADMIN)
+        # A GET only lists, whatever it asks for.
+        browser.open(self.portal_url + f"/@@asyncreports-jobs?cancel=1&job_ids={job.id}")
+        transaction.begin()
+        self.assertEqual(self.jobs.get(job.id).state, "queued")
+        with self.assertRaises(Exception) as caught:
+            browser.post(self.portal_url + "/@@asyncreports-jobs",
+                         f"cancel=1&job_ids={job.id}")
+        self.assertIn("Forbidden", type(caught.exception).__name__)
+        transaction.begin()
+        self.assertEqual(self.jobs.get(job.id).state, "queued")
+
+    def test_purge_removes_finished_jobs(self):
+        job = self.enqueue()
+        self.jobs.cancel(job.id)
+        transaction.commit()
+        browser = self.browser(testing.SITE_ADMIN)
+        browser.open(self.portal_url + "/@@asyncreports-jobs")
+        browser.getControl(name="job_ids:list").getControl(value=job.id).selected = True
+        browser.getControl(name="purge").click()
+        self.assertIn("Purged 1 job(s)", browser.contents)
+        transaction.begin()
+        self.assertNotIn(job.id, self.jobs)
+
+    def test_workers_view(self):
+        self.jobs.heartbeat("worker-1", hostname="host-a", pid=42)
+        transaction.commit()
+        browser = self.browser(testing.SITE_ADMIN)
+        browser.open(self.portal_url + "/@@asyncreports-workers")
+        self.assertIn("worker-1", browser.contents)
+        self.assertIn("host-a / 42", browser.contents)
+        self.assertIn("alive", browser.contents)
+
+
+class GenerateReportTests(BrowserTestCase):
+    def open_form(self, user_id=testing.EDITOR, path="docs"):
+        browser = self.browser(user_id)
+        browser.open(f"{self.portal_url}/{path}/@@generate-report")
+        return browser
+
+    def test_action_in_the_actions_menu_for_queuers_only(self):
+        browser = self.browser(testing.EDITOR)
+        browser.open(self.portal_url + "/docs")
+        self.assertIn("@@generate-report", browser.contents)
+        member = self.browser(testing.MEMBER)
+        member.open(self.portal_url + "/docs/welcome")
+        self.assertNotIn("@@generate-report", member.contents)
+
+    def test_only_available_reports_are_listed(self):
+        browser = self.open_form()
+        self.assertIn("Content inventory", browser.contents)
+        self.assertIn("Folder summary", browser.contents)
+        self.assertIn("Object inventory", browser.contents)  # any object manager
+        page = self.open_form(path="docs/welcome")
+        self.assertNotIn("Folder summary", page.contents)
+        self.assertNotIn("Content inventory", page.contents)
+
+    def test_validation_errors_are_shown_and_nothing_is_queued(self):
+        browser = self.open_form()
+        browser.getLink("Content inventory").click()
+        browser.getControl(name="form.widgets.param.max_items").value = "0"
+        browser.getControl(name="form.buttons.queue").click()
+        self.assertIn("There were some errors", browser.contents)
+        transaction.begin()
+        self.assertEqual(len(self.jobs), 0)
+
+    def test_submitting_queues_a_job_and_shows_my_reports(self):
+        browser = self.open_form()
+        browser.getLink("Content inventory").click()
+        browser.getControl(name="form.widgets.param.max_items").value = "50"
+        browser.getControl(name="form.buttons.queue").click()
+        transaction.begin()
+        (job,), total = self.jobs.list_jobs()
+        self.assertEqual((job.report, job.path, job.owner_id, job.params),
+                         ("content-inventory", "/plone/docs", testing.EDITOR,
+                          {"max_items": 50}))
+        self.assertIn("/@@my-reports", browser.url)
+        self.assertIn("is queued", browser.contents)
+        self.assertIn("0 ahead of you", browser.contents)
+
+    def test_members_may_not_queue(self):
+        self.assertRefused(self.portal_url + "/docs/@@generate-report", testing.MEMBER)
+
+    def test_submitting_by_get_is_refused(self):
+        browser = self.browser(testing.EDITOR)
+        with self.assertRaises(Exception) as caught:
+            browser.open(
+                self.portal_url + "/docs/@@generate-report?report=folder-summary"
+                "&form.buttons.queue=1")
+        self.assertIn(type(caught.exception).__name__, ("MethodNotAllowed", "Forbidden"))
+        transaction.begin()
+        self.assertEqual(len(self.jobs), 0)
+
+
+class MyReportsTests(BrowserTestCase):
+    def test_lists_only_my_jobs_with_position(self):
+        first = self.enqueue()
+        second = self.enqueue()
+        other = self.enqueue(testing.OTHER_EDITOR)
+        browser = self.browser(testing.EDITOR)
+        browser.open(self.portal_url + "/@@my-reports")
+        self.assertIn(first.id, browser.contents)
+        self.assertIn(second.id, browser.contents)
+        self.assertNotIn(other.id, browser.contents)
+        self.assertIn("1 ahead of you", browser.contents)
+        self.assertIn("progress-bar", browser.contents)
+
+    def test_status_json_shows_only_own_jobs(self):
+        mine, theirs = self.enqueue(), self.enqueue(testing.OTHER_EDITOR)
+        browser = self.browser(testing.EDITOR)
+        browser.open(self.portal_url + f"/@@asyncreports-status?ids={mine.id},{theirs.id}")
+        data = json.loads(browser.contents)
+        self.assertEqual([row["id"] for row in data["jobs"]], [mine.id])
+        self.assertTrue(data["active"])
+
+    def test_anonymous_is_refused(self):
+        self.assertRefused(self.portal_url + "/@@my-reports")
+
+

@@ -1,0 +1,182 @@
+"""The runner in a Plone site: results as private File content, run as the submitter."""
+
+import io
+import unittest
+
+import pypdf
+import transaction
+from plone import api
+from plone.app.testing import logout
+from plone.testing.zope import Browser
+from Testing.makerequest import makerequest
+from zExceptions import Unauthorized
+from zope.component import getGlobalSiteManager
+from zope.component.hooks import setSite
+
+from collective.asyncreports.plone import testing
+from collective.asyncreports.plone.queue import QUEUE_ID
+from collective.asyncreports.reports.base import ReportType
+from collective.asyncreports.reports.interfaces import IReportType
+from collective.asyncreports.worker import runner
+
+
+WORKER = "plone-test-worker"
+
+
+class BrokenReport(ReportType):
+    title = "Broken"
+
+    def render(self, context, request, parameters):
+        raise ValueError("bad data in row 7")
+
+
+def pdf_text(data):
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+class PloneRunnerTests(unittest.TestCase):
+    layer = testing.FUNCTIONAL_TESTING
+
+    def setUp(self):
+        self.app = self.layer["app"]
+        self.portal = self.layer["portal"]
+        self.queue = self.portal[QUEUE_ID]
+        self.jobs = self.queue.job_queue()
+        self.queue_path = "/".join(self.queue.getPhysicalPath())
+        self.runner = runner.JobRunner(self.layer["zodbDB"], WORKER, step_backoff=0)
+
+    def enqueue(self, report="content-inventory", owner=testing.EDITOR, path="/plone/docs",
+                params=None):
+        job = self.jobs.enqueue(
+            report, path, params or {}, owner_id=owner,
+            owner_folder="/plone/acl_users", queue_path=self.queue_path)
+        transaction.commit()
+        return job.id
+
+    def run_job(self, job_id):
+        (job,) = self.jobs.claim(WORKER)
+        transaction.commit()
+        self.assertEqual(job.id, job_id)
+        outcome = self.runner.run(self.queue_path, job_id, job.lease_token)
+        setSite(self.portal)  # the runner leaves no site behind
+        transaction.begin()
+        return outcome, self.jobs.get(job_id)
+
+    def stored(self, path):
+        return self.app.unrestrictedTraverse(path.lstrip("/"))
+
+    def test_content_inventory_is_a_private_file_owned_by_the_submitter(self):
+        outcome, job = self.run_job(self.enqueue())
+        self.assertEqual((outcome, job.state), (runner.DONE, "done"))
+        result = self.stored(job.result_path)
+        self.assertEqual(result.portal_type, "File")
+        self.assertEqual(result.aq_parent.getId(), "reports")
+        self.assertEqual(result.file.contentType, "application/pdf")
+        self.assertEqual(result.Creator(), testing.EDITOR)
+        self.assertEqual(result.getOwner().getId(), testing.EDITOR)
+        self.assertEqual(result.get_local_roles_for_userid(testing.EDITOR), ("Owner",))
+        self.assertIn("Content inventory", result.Title())
+        self.assertIsNotNone(result.created())
+        text = pdf_text(result.file.data)
+        for title in ("Welcome page", "Staff handbook", "News archive", "Launch announced"):
+            self.assertIn(title, text)
+        self.assertIn("Document", text)
+        # absolute_url() inside the PDF is the configured public site URL.
+        self.assertIn("https://reports.example.org", text)
+
+    def test_only_owner_and_managers_find_the_result_in_the_catalog(self):
+        outcome, job = self.run_job(self.enqueue())
+        catalog = api.portal.get_tool("portal_catalog")
+
+        def found(user_id):
+            with api.env.adopt_user(username=user_id):
+                return [b.getPath() for b in catalog(portal_type="File")]
+
+        self.assertEqual(found(testing.EDITOR), [job.result_path])
+        self.assertEqual(found(testing.SITE_ADMIN), [job.result_path])
+        self.assertEqual(found(testing.OTHER_EDITOR), [])
+        self.assertEqual(found(testing.MEMBER), [])
+        logout()
+        self.assertEqual([b.getPath() for b in catalog(portal_type="File")], [])
+
+    def test_others_get_unauthorized_on_direct_urls(self):
+        outcome, job = self.run_job(self.enqueue())
+        url = self.app.REQUEST.physicalPathToURL(job.result_path)
+        for user_id in (testing.OTHER_EDITOR, testing.MEMBER, None):
+            browser = Browser(self.app)
+            browser.handleErrors = False
+            if user_id:
+                browser.addHeader("Authorization", f"Basic {user_id}:{testing.PASSWORD}")
+            with self.assertRaises(Unauthorized, msg=user_id):
+                browser.open(url + "/@@download/file")
+        owner = Browser(self.app)
+        owner.addHeader("Authorization", f"Basic {testing.EDITOR}:{testing.PASSWORD}")
+        owner.open(url + "/@@download/file")
+        self.assertEqual(owner.headers["Content-Type"], "application/pdf")
+        self.assertTrue(owner.contents.startswith(b"%PDF"))
+
+    def test_folder_summary_lists_the_items_in_folder_order(self):
+        outcome, job = self.run_job(self.enqueue(report="folder-summary"))
+        self.assertEqual(outcome, runner.DONE)
+        text = pdf_text(self.stored(job.result_path).file.data)
+        self.assertIn("Folder summary: Documents", text)
+        self.assertLess(text.index("Welcome page"), text.index("Staff handbook"))
+        self.assertNotIn("Launch announced", text)  # not directly in the folder
+
+    def test_report_error_is_a_text_file_for_the_owner(self):
+        broken = BrokenReport()
+        getGlobalSiteManager().registerUtility(broken, IReportType, "broken")
+        self.addCleanup(getGlobalSiteManager().unregisterUtility, broken, IReportType, "broken")
+        job_id = self.enqueue(report="broken")
+        outcome, job = self.run_job(job_id)
+        self.assertEqual((outcome, job.state), (runner.FAILED, "failed"))
+        log = self.stored(job.error_path)
+        self.assertEqual(log.portal_type, "File")
+        self.assertTrue(log.file.contentType.startswith("text/plain"))
+        self.assertIn("ValueError: bad data in row 7", log.file.data.decode())
+        self.assertEqual(log.getOwner().getId(), testing.EDITOR)
+
+    def test_deleted_user_fails_with_a_manager_only_log(self):
+        job_id = self.enqueue(owner=testing.OTHER_EDITOR)
+        self.portal.acl_users.userFolderDelUsers([testing.OTHER_EDITOR])
+        transaction.commit()
+        outcome, job = self.run_job(job_id)
+        self.assertEqual(job.state, "failed")
+        self.assertIn("no longer exists", job.error_message)
+        log = self.stored(job.error_path)
+        roles = sorted(r["name"] for r in log.rolesOfPermission("View") if r["selected"])
+        self.assertEqual(roles, ["Manager", "Site Administrator"])
+
+    def test_user_stripped_of_the_permission_gets_no_result(self):
+        job_id = self.enqueue(path="/plone")
+        self.portal.acl_users.portal_role_manager.assignRolesToPrincipal(
+            ["Member"], testing.EDITOR)
+        transaction.commit()
+        outcome, job = self.run_job(job_id)
+        self.assertEqual(job.state, "failed")
+        self.assertIn("Queue report", job.error_message)
+        self.assertIsNone(job.result_path)
+
+    def test_purge_deletes_the_file(self):
+        outcome, job = self.run_job(self.enqueue())
+        self.assertIsNotNone(self.stored(job.result_path))
+        self.queue.purge(job_ids=[job.id])
+        self.assertIsNone(self.app.unrestrictedTraverse(job.result_path.lstrip("/"), None))
+
+    def test_prepare_request_makes_the_site_the_virtual_root(self):
+        request = makerequest(self.app).REQUEST
+        api.portal.set_registry_record(
+            "collective.asyncreports.server_url", "https://www.example.org/intranet")
+        self.queue.prepare_request(request)
+        docs = self.app.unrestrictedTraverse("plone/docs")
+        self.assertEqual(
+            request.physicalPathToURL(docs.getPhysicalPath()),
+            "https://www.example.org/intranet/docs")
+
+    def test_server_url_defaults_to_the_site_url_seen_when_queueing(self):
+        api.portal.get_tool("portal_registry")["collective.asyncreports.server_url"] = None
+        self.queue.server_url = ""
+        self.assertEqual(self.queue.effective_server_url(), self.portal.absolute_url())
+        self.queue.remember_site_url("http://intranet.example.org/")
+        self.assertEqual(self.queue.effective_server_url(), "http://intranet.example.org")
+
