@@ -255,6 +255,7 @@ class CrossClientTests(FaultTestCase):
 
 
 CLOCK_AHEAD = Path(__file__).parent / "addons" / "clockahead"
+SUBMIT_MANY = Path(__file__).parent / "addons" / "submit_many.py"
 
 
 class ClockSkewTests(FaultTestCase):
@@ -279,3 +280,52 @@ class ClockSkewTests(FaultTestCase):
         with system.queue() as queue:
             beats = {r.pid: r.last_heartbeat for r in queue.job_queue().workers()}
         self.assertGreater(beats[skewed.pid] - beats[normal.pid], 25, "the clock really is ahead")
+
+
+class LoadTests(FaultTestCase):
+    lease_seconds = 10
+
+    def test_four_workers_two_submitters_two_thousand_jobs_exactly_once(self):
+        """4. Every job ends done exactly once; nothing queued or running; BTrees check."""
+        import subprocess
+        import sys
+
+        from BTrees.check import check
+
+        system = self.system
+        workers = [system.start_worker() for _ in range(4)]
+        submitters = [
+            subprocess.Popen([sys.executable, str(SUBMIT_MANY), str(system.instance.zeo_port),
+                              "1000", f"s{number}"], stdout=subprocess.PIPE, text=True)
+            for number in range(2)
+        ]
+        try:
+            for submitter in submitters:
+                self.assertEqual(submitter.wait(300), 0)
+        finally:
+            for submitter in submitters:
+                if submitter.poll() is None:
+                    submitter.kill()
+                    submitter.wait()
+                submitter.stdout.close()
+        system.wait_for(lambda: system.states()["done"] == 2000, timeout=600,
+                        what="2000 jobs done")
+        for worker in workers:
+            self.assertEqual(system.stop_worker(worker), 0)
+        stats = system.states()
+        self.assertEqual((stats["queued"], stats["running"], stats["total"]), (0, 0, 2000))
+        with system.queue() as queue:
+            jobs = queue.job_queue()
+            done, total = jobs.list_jobs(state="done", size=5000)
+            self.assertEqual(total, 2000)
+            results = set(queue.results.objectIds())
+            self.assertEqual(len(results), 2000)
+            self.assertEqual({job.result_path.rsplit("/", 1)[-1] for job in done}, results)
+            retried = [(job.id, [e["detail"] for e in job.history if e["event"] == "released"])
+                       for job in done if job.attempts != 1]
+            self.assertEqual(retried, [])
+            for tree in (jobs._jobs, jobs._due, jobs._newest, jobs._by_owner, jobs._dedup,
+                         jobs._workers, *jobs._by_state.values()):
+                check(tree)
+        ran = sum(system.worker_log(w).count(" done in ") for w in workers)
+        self.assertEqual(ran, 2000)

@@ -11,6 +11,7 @@ from AccessControl import Unauthorized
 from AccessControl import getSecurityManager
 from AccessControl.class_init import InitializeClass
 from OFS.Folder import Folder
+from Products.BTreeFolder2.BTreeFolder2 import BTreeFolder2
 from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from zope.interface import implementer
 from ZPublisher import zpublish
@@ -79,7 +80,9 @@ class AsyncReportQueue(Folder):
     def results_folder(self):
         """The folder that holds this queue's PDFs and error logs."""
         if RESULTS_ID not in self.objectIds():
-            self._setObject(RESULTS_ID, Folder(RESULTS_ID))
+            # A BTree folder: workers finishing at once add to different
+            # buckets, where an OFS Folder's one _objects tuple would conflict.
+            self._setObject(RESULTS_ID, BTreeFolder2(RESULTS_ID))
         return self._getOb(RESULTS_ID)
 
     @security.private
