@@ -151,7 +151,7 @@ class RunnerTests(RunnerTestCase):
         job = self.jobs.get(job_id)
         self.assertEqual(
             (outcome, job.state, job.result_path), (runner.CANCELLED, "cancelled", None))
-        self.assertEqual(self.queue.results.objectIds(), [])
+        self.assertEqual(list(self.queue.results.objectIds()), [])
 
     def test_a_job_taken_over_by_another_worker_is_not_finished_twice(self):
         job_id = self.enqueue()
@@ -162,7 +162,7 @@ class RunnerTests(RunnerTestCase):
         outcome = self.runner.run("/asyncreports", job_id, stale_token)
         transaction.begin()
         self.assertEqual(outcome, runner.LOST)
-        self.assertEqual(self.queue.results.objectIds(), [])
+        self.assertEqual(list(self.queue.results.objectIds()), [])
         self.assertEqual(self.jobs.get(job_id).state, "running")
 
 

@@ -13,13 +13,9 @@ from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.permissions import View
 from collective.asyncreports.reports.registry import get_report
 from collective.asyncreports.reports.registry import parse_parameters
+from collective.asyncreports.targets import path_of
 from collective.asyncreports.targets import resolve_target
 from collective.asyncreports.targets import site_of
-
-
-def path_of(obj):
-    """Physical path of ``obj`` as a string."""
-    return "/".join(obj.getPhysicalPath()) or "/"
 
 
 def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0):

@@ -2,8 +2,12 @@
 
 from Acquisition import aq_inner
 from Acquisition import aq_parent
+from zExceptions import NotFound
 
 from collective.asyncreports.errors import InvalidPath
+
+
+MAX_PATH_LENGTH = 1024
 
 
 def site_of(queue):
@@ -18,11 +22,15 @@ def normalize_path(site, path):
     to ``site``; an empty path or ``/`` alone means the site itself when the
     site is the Zope root. Returns the physical path as a string.
 
-    Raises InvalidPath for ``.``/``..`` segments, private names (``_x``,
-    ``aq_x``) and absolute paths outside ``site``.
+    Raises InvalidPath for non-strings, overlong paths, ``.``/``..``
+    segments, private names (``_x``, ``aq_x``) and absolute paths outside
+    ``site``.
     """
     if not isinstance(path, str):
         raise InvalidPath(f"target path must be a string, not {type(path).__name__}")
+    if len(path) > MAX_PATH_LENGTH:
+        raise InvalidPath(
+            f"target path is too long: at most {MAX_PATH_LENGTH} characters (got {len(path)})")
     site_segments = [s for s in site.getPhysicalPath() if s]
     raw = path.strip()
     segments = [s for s in raw.split("/") if s]
@@ -42,15 +50,28 @@ def normalize_path(site, path):
     return "/" + "/".join(segments)
 
 
-def resolve_target(site, path):
-    """Return the object at ``path`` (see normalize_path), unrestricted.
+def path_of(obj):
+    """Physical path of ``obj`` as a string (``/`` for the Zope root)."""
+    return "/".join(obj.getPhysicalPath()) or "/"
 
-    Callers check the user's permissions on the result. Raises InvalidPath when
-    no object exists there.
+
+def resolve_target(site, path, restricted=False):
+    """Return the object at ``path`` (see normalize_path).
+
+    ``restricted`` traverses with the current user's rights (Unauthorized
+    propagates); otherwise callers check permissions on the result.
+
+    Raises InvalidPath when no object exists there, or when the path only
+    reaches an object by acquisition (``/docs/minutes/docs``).
     """
     physical = normalize_path(site, path)
     root = site.getPhysicalRoot()
+    traverse = root.restrictedTraverse if restricted else root.unrestrictedTraverse
     try:
-        return root.unrestrictedTraverse(physical.lstrip("/")) if physical != "/" else root
-    except (AttributeError, KeyError, LookupError, TypeError) as exc:
+        target = traverse(physical.lstrip("/"))
+    except (AttributeError, KeyError, LookupError, TypeError, NotFound) as exc:
         raise InvalidPath(f"target path {physical!r} does not exist") from exc
+    if path_of(target) != physical:
+        raise InvalidPath(
+            f"target path {physical!r} reaches {path_of(target)!r} by acquisition")
+    return target

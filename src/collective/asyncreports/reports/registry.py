@@ -44,6 +44,9 @@ FALSE_WORDS = frozenset(("off", "false", "0", "no"))
 
 # Longer vocabularies are not spelled out in error messages.
 MAX_LISTED_CHOICES = 30
+# No report parameter is a document: longer text is refused whatever the
+# schema says, so nobody stores megabytes in a job through a form.
+MAX_TEXT_LENGTH = 10_000
 
 _TYPE_WORDS = {
     bool: "true or false",
@@ -125,6 +128,9 @@ def parse_parameters(report, raw, context=None):
                 (name, f"must be given as text (got {type(text).__name__})")
             )
             continue
+        if text is not None and len(text) > MAX_TEXT_LENGTH:
+            problems.append((name, _too_long(text)))
+            continue
         if text is None or not text.strip():
             value, problem = _missing_value(field)
         else:
@@ -163,7 +169,10 @@ def validate_parameters(report, params, context=None):
             # JSON does not keep 5.0 apart from 5.
             if IFloat.providedBy(field) and type(value) is int:
                 value = float(value)
-            problem = _check(field, value)
+            if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
+                problem = _too_long(value)
+            else:
+                problem = _check(field, value)
         if problem:
             problems.append((name, problem))
         else:
@@ -224,6 +233,10 @@ def _invariant_problems(schema, values):
     except Invalid:
         pass
     return [(INVARIANT_KEY, _describe(error)) for error in errors]
+
+
+def _too_long(text):
+    return f"is too long: at most {MAX_TEXT_LENGTH} characters (got {len(text)})"
 
 
 def _missing_value(field):

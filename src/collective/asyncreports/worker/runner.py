@@ -21,6 +21,8 @@ from collective.asyncreports.permissions import View
 from collective.asyncreports.reports.registry import get_report
 from collective.asyncreports.reports.registry import validate_parameters
 from collective.asyncreports.results.errorlog import error_log_text
+from collective.asyncreports.targets import resolve_target
+from collective.asyncreports.targets import site_of
 from collective.asyncreports.users import load_user
 from collective.asyncreports.worker.watchdog import JobInterrupted
 from collective.asyncreports.worker.watchdog import JobTimedOut
@@ -129,7 +131,9 @@ class JobRunner:
             if not getSecurityManager().checkPermission(report.permission, queue):
                 raise Unauthorized(
                     f"{job.owner_id} no longer has the permission {report.permission!r} here")
-            target = app.restrictedTraverse(job.path)
+            # The same path rules as at submit time: a job forged in the
+            # database gets no further than a submitted one.
+            target = resolve_target(site_of(queue), job.path, restricted=True)
             if not getSecurityManager().checkPermission(View, target):
                 raise Unauthorized(f"{job.owner_id} may not view {job.path}")
             params = validate_parameters(report, job.params, target)

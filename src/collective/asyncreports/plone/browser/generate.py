@@ -24,8 +24,8 @@ from collective.asyncreports.plone import _
 from collective.asyncreports.plone.browser import check_post
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.reports.registry import report_types
-from collective.asyncreports.submission import path_of
 from collective.asyncreports.submission import submit
+from collective.asyncreports.targets import path_of
 
 
 PARAMETER_PREFIX = "param"
