@@ -26,18 +26,15 @@ QUEUE = "/asyncreports"
 class System:
     """ZEO server + /asyncreports queue (with test report types), stopped by PID."""
 
-    def __init__(self, lease_seconds=2, max_attempts=3, zope_conf_extra=""):
+    def __init__(self, lease_seconds=2, max_attempts=3, cache_size=10000):
         self.home = Path(tempfile.mkdtemp(prefix="asyncreports-sys-"))
         self.instance = Instance(
             self.home, free_port(), free_port(), extra_packages=["faultreports"],
-            env={"PYTHONPATH": str(ADDONS)})
+            env={"PYTHONPATH": str(ADDONS)}, cache_size=cache_size)
         self.workers = []
         self.db = None
         try:
             self.instance.write_configuration()
-            if zope_conf_extra:
-                with open(self.instance.zope_conf, "a") as conf:
-                    conf.write(zope_conf_extra)
             self.instance.start_zeo()
             self.instance.bootstrap("--password", "admin-password")
             self.db = ZEO.DB(("127.0.0.1", self.instance.zeo_port))

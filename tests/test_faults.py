@@ -20,9 +20,11 @@ def pdf_text(data):
 class FaultTestCase(unittest.TestCase):
     lease_seconds = 2
     max_attempts = 3
+    cache_size = 10000
 
     def setUp(self):
-        self.system = System(lease_seconds=self.lease_seconds, max_attempts=self.max_attempts)
+        self.system = System(lease_seconds=self.lease_seconds, max_attempts=self.max_attempts,
+                             cache_size=self.cache_size)
         self.addCleanup(self.system.close)
 
     def results_of(self, job_id):
@@ -329,3 +331,79 @@ class LoadTests(FaultTestCase):
                 check(tree)
         ran = sum(system.worker_log(w).count(" done in ") for w in workers)
         self.assertEqual(ran, 2000)
+
+
+def rss_megabytes(pid):
+    """Resident memory of a process in MB; None once it has exited."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return None
+
+
+class HealthTests(FaultTestCase):
+    def health(self, *args):
+        return self.system.instance.run_command("health", *args, check=False)
+
+    def test_health_reports_each_problem_on_a_line(self):
+        system = self.system
+        result = self.health()
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("queue /asyncreports: no worker has heartbeat in the last 2s",
+                      result.stdout)
+        job_id = system.submit("noop")
+        time.sleep(1.5)
+        lines = self.health("--max-wait", "1").stdout.splitlines()
+        self.assertEqual(len(lines), 2, lines)
+        self.assertRegex(lines[1], r"queue /asyncreports: a due job has waited \d+s")
+        worker = system.start_worker()
+        system.wait_for_state(job_id, "done")
+        result = self.health("--max-wait", "1")
+        self.assertEqual((result.returncode, result.stdout), (0, "ok: 1 queue(s) served\n"))
+        system.stop_worker(worker)
+
+    def test_health_says_when_the_zeo_server_is_unreachable(self):
+        self.system.instance.stop(
+            next(p for p in self.system.instance.processes if p.name == "zeo"))
+        result = self.health()
+        self.assertEqual(result.returncode, 1)
+        self.assertRegex(result.stdout, r"ZEO server 127\.0\.0\.1:\d+ unreachable")
+
+
+class RecyclingTests(FaultTestCase):
+    # zope.conf's cache-size bounds what each connection keeps: a worker's
+    # memory levels off once the caches are full.
+    cache_size = 2000
+
+    def test_max_memory_recycles_the_worker_with_exit_code_3(self):
+        system = self.system
+        jobs = [system.submit("noop") for _ in range(3)]
+        worker = system.start_worker("--max-memory", "1")
+        self.assertEqual(worker.wait(60), 3)
+        self.assertIn("above --max-memory 1 MB: recycling", system.worker_log(worker))
+        states = [system.job(job_id)["state"] for job_id in jobs]
+        self.assertEqual(states.count("done"), 1, "it stops after the job it was on")
+        self.assertEqual(states.count("queued"), 2)
+
+    def test_memory_stays_flat_over_ten_thousand_jobs(self):
+        """19. RSS after 10,000 jobs is within 15% of RSS after the first 1,000."""
+        system = self.system
+        with system.queue() as queue:
+            jobs = queue.job_queue()
+            for _ in range(10_000):
+                jobs.enqueue("noop", "/", {}, owner_id="admin", queue_path="/asyncreports")
+        worker = system.start_worker("--once")
+        system.wait_for(lambda: system.states()["done"] >= 1000, timeout=300,
+                        what="1,000 jobs done")
+        early = late = rss_megabytes(worker.pid)
+        while (sample := rss_megabytes(worker.pid)) is not None:
+            late = sample
+            time.sleep(0.5)
+        worker.wait(60)
+        self.assertEqual(worker.returncode, 0)
+        self.assertEqual(system.states()["done"], 10_000)
+        self.assertLessEqual(late, early * 1.15, f"RSS {early:.0f} MB -> {late:.0f} MB")

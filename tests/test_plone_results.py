@@ -30,6 +30,18 @@ class BrokenReport(ReportType):
         raise ValueError("bad data in row 7")
 
 
+BIG = 50 * 1024 * 1024
+
+
+class BigReport(ReportType):
+    """A 50 MB "PDF", to see how a large result travels to its blob."""
+
+    title = "Big"
+
+    def render(self, context, request, parameters):
+        return b"%PDF-1.4\n" + bytes(BIG)
+
+
 def pdf_text(data):
     return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
 
@@ -180,3 +192,28 @@ class PloneRunnerTests(unittest.TestCase):
         self.queue.remember_site_url("http://intranet.example.org/")
         self.assertEqual(self.queue.effective_server_url(), "http://intranet.example.org")
 
+    def test_a_50_mb_pdf_is_a_blob_and_memory_stays_under_three_times_its_size(self):
+        """18. The commit succeeds; the worker's allocations peak below 3x the file."""
+        import tracemalloc
+
+        from plone.namedfile.file import NamedBlobFile
+
+        registry = getGlobalSiteManager()
+        registry.registerUtility(BigReport(), IReportType, "big")
+        self.addCleanup(registry.unregisterUtility, provided=IReportType, name="big")
+        job_id = self.enqueue(report="big")
+        tracemalloc.start()
+        try:
+            tracemalloc.reset_peak()
+            outcome, job = self.run_job(job_id)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        self.assertEqual((outcome, job.state), (runner.DONE, "done"))
+        result = self.stored(job.result_path)
+        self.assertIsInstance(result.file, NamedBlobFile)
+        self.assertEqual(result.file.getSize(), BIG + 9)
+        with result.file.open() as blob:
+            self.assertEqual(blob.read(9), b"%PDF-1.4\n")
+        self.assertGreater(peak, BIG, "the report's own bytes are measured")
+        self.assertLess(peak, 3 * BIG, f"peak {peak / 2**20:.0f} MB")

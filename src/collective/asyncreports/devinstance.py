@@ -56,7 +56,8 @@ debug-mode off
     cache-size 64MB
   </zeoclient>
   mount-point /
-  cache-size 10000
+  # Objects each connection keeps in memory: this bounds a worker's memory.
+  cache-size {cache_size}
 </zodb_db>
 """
 
@@ -115,8 +116,10 @@ SITE_ZCML = """\
 class Instance:
     """One home folder: ``etc/`` (configuration) and ``var/`` (data, logs, pids)."""
 
-    def __init__(self, home, zeo_port=8100, http_port=8080, extra_packages=(), env=None):
+    def __init__(self, home, zeo_port=8100, http_port=8080, extra_packages=(), env=None,
+                 cache_size=10000):
         self.home = Path(home).resolve()
+        self.cache_size = cache_size
         # Add-on packages whose configure.zcml the instance and workers load.
         self.extra_packages = tuple(extra_packages)
         self.env = dict(os.environ, **(env or {}))
@@ -141,6 +144,7 @@ class Instance:
         values = {
             "home": self.home, "etc": self.etc, "var": self.var,
             "zeo_port": self.zeo_port, "http_port": self.http_port,
+            "cache_size": self.cache_size,
             "extra_includes": "".join(
                 f'  <include package="{name}" />\n' for name in self.extra_packages),
         }

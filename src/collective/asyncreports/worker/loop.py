@@ -1,6 +1,7 @@
 """The worker loop: heartbeat, reap, claim, run; sleep until the next commit."""
 
 import os
+import random
 import signal
 import socket
 import threading
@@ -26,6 +27,9 @@ from collective.asyncreports.worker.watchdog import Watchdog
 
 
 WAKE_CHECK_SECONDS = 0.05
+# Heartbeats come every third of the lease, but at least this often, so the
+# Workers tab is never much behind.
+HEARTBEAT_MAX_SECONDS = 30.0
 # How long report code told to stop may take to notice before the worker
 # gives up on its thread (stuck in C code), hands the job back and exits.
 STUCK_SECONDS = 10.0
@@ -83,7 +87,8 @@ class Session:
                 self.manager.abort()
                 if attempt == attempts:
                     raise
-                time.sleep(0.05 * attempt)
+                # Control steps are short: retry at once, then back off a little.
+                time.sleep(random.uniform(0, 0.01 * (attempt - 1)))
             except BaseException:
                 self.manager.abort()
                 raise
@@ -204,7 +209,8 @@ class Worker:
         heartbeat(self.session, self.worker_id, paths, self.status)
         beating = threading.Event()
         beater = threading.Thread(
-            target=self._heartbeat_until, args=(beating, paths, max(lease / 3, 0.5)),
+            target=self._heartbeat_until,
+            args=(beating, paths, min(max(lease / 3, 0.5), HEARTBEAT_MAX_SECONDS)),
             name="asyncreports-heartbeat", daemon=True)
         beater.start()
         pool = ThreadPoolExecutor(self.concurrency, "asyncreports-job")
@@ -267,7 +273,6 @@ class Worker:
                 self.jobs_run += 1
             if done:
                 self.running_ids = tuple(job_id for _, job_id, _ in running.values())
-                self.beat_now.set()  # show the outcome on the Workers tab now
                 return
             self.watchdog.expire()
             self._give_up_stuck(running)
