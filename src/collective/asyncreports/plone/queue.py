@@ -96,6 +96,14 @@ class PloneReportQueue(AsyncReportQueue):
             self.server_url = url
 
     @security.private
+    def public_url(self, physical_path):
+        """The server URL is the site's public URL: paths are relative to the site."""
+        site_path = "/".join(self.site().getPhysicalPath())
+        if physical_path.startswith(site_path + "/"):
+            physical_path = physical_path[len(site_path):]
+        return self.effective_server_url() + physical_path
+
+    @security.private
     def prepare_request(self, request):
         """Make a worker's synthetic request look like one to the public site.
 

@@ -128,13 +128,13 @@ def _iso(timestamp):
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
-def job_json(job, server_url):
+def job_json(job, queue):
     """The public JSON shape of a job (CLI ``--json``)."""
     data = job.as_dict()
     for name in ("created", "started", "finished", "not_before"):
         data[name] = _iso(data.get(name))
-    data["result_url"] = server_url + job.result_path if job.result_path else None
-    data["error_url"] = server_url + job.error_path if job.error_path else None
+    data["result_url"] = queue.public_url(job.result_path) if job.result_path else None
+    data["error_url"] = queue.public_url(job.error_path) if job.error_path else None
     return data
 
 
@@ -187,8 +187,7 @@ def command_jobs(app, args, out):
     jobs, total = queue.job_queue().list_jobs(
         state=args.state, owner=args.owner, size=args.limit)
     if args.json:
-        url = queue.effective_server_url()
-        json.dump([job_json(job, url) for job in jobs], out, indent=2)
+        json.dump([job_json(job, queue) for job in jobs], out, indent=2)
         out.write("\n")
     else:
         for job in jobs:
@@ -200,7 +199,7 @@ def command_jobs(app, args, out):
 def command_show(app, args, out):
     queue = _find_queue(app, args.queue)
     job = queue.job_queue().get(args.job_id)
-    data = job_json(job, queue.effective_server_url())
+    data = job_json(job, queue)
     if args.json:
         json.dump(data, out, indent=2)
         out.write("\n")

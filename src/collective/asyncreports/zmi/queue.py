@@ -101,6 +101,11 @@ class AsyncReportQueue(Folder):
         return (self.server_url or "http://localhost:8080").rstrip("/")
 
     @security.private
+    def public_url(self, physical_path):
+        """URL of the object at ``physical_path`` as people outside see it."""
+        return self.effective_server_url() + physical_path
+
+    @security.private
     def prepare_request(self, request):
         """Make a worker's synthetic request build URLs on effective_server_url()."""
         parts = urlsplit(self.effective_server_url())

@@ -1,0 +1,62 @@
+"""Scenario 1 client: commit one small new persistent object per transaction.
+
+Run as a separate process (one per client, so clients do not share a GIL):
+
+    python rawcommit.py PORT LABEL SECONDS
+
+It connects, finds its own IOBTree at the root (made by the bench, one per
+client, so clients never conflict),
+prints ``ready``, waits for a line on stdin, commits for SECONDS and prints a
+JSON line with its counts. Each transaction adds one PersistentMapping to the
+tree: the new object plus the tree bucket it lands in are written.
+"""
+
+import json
+import statistics
+import sys
+import time
+
+import transaction
+import ZEO
+from persistent.mapping import PersistentMapping
+
+
+def main(argv):
+    port, label, seconds = int(argv[0]), argv[1], float(argv[2])
+    db = ZEO.DB(("127.0.0.1", port))
+    manager = transaction.TransactionManager()
+    connection = db.open(transaction_manager=manager)
+    key = f"asyncbench.raw.{label}"
+    try:
+        manager.begin()
+        connection.root()[key]  # made by the bench before this client starts
+        manager.abort()
+        print("ready", flush=True)
+        sys.stdin.readline()
+        latencies = []
+        started = time.perf_counter()
+        deadline = started + seconds
+        number = 0
+        while True:
+            before = time.perf_counter()
+            if before >= deadline:
+                break
+            manager.begin()
+            connection.root()[key][number] = PersistentMapping({"n": number, "at": time.time()})
+            manager.commit()
+            latencies.append(time.perf_counter() - before)
+            number += 1
+        elapsed = time.perf_counter() - started
+        print(json.dumps({
+            "label": label, "commits": number, "seconds": elapsed,
+            "commits_per_s": number / elapsed,
+            "median_commit_ms": statistics.median(latencies) * 1000 if latencies else None,
+        }), flush=True)
+    finally:
+        manager.abort()
+        connection.close()
+        db.close()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
