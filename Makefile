@@ -32,7 +32,7 @@ bench: install
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
 
 lint: install
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info
