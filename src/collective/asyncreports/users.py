@@ -10,8 +10,8 @@ from collective.asyncreports.errors import UnknownUser
 def find_user(context, user_id):
     """Find ``user_id`` in the user folders from ``context`` up to the root.
 
-    Returns ``(user wrapped in its user folder, physical path of that folder)``.
-    Raises UnknownUser when no user folder above ``context`` knows the id.
+    Returns the user wrapped in its user folder (submit() reads the folder's
+    path from that wrapper). Raises UnknownUser when no user folder above ``context`` knows the id.
     """
     obj = aq_inner(context)
     while obj is not None:
@@ -19,7 +19,7 @@ def find_user(context, user_id):
             folder = obj.acl_users
             user = folder.getUserById(user_id)
             if user is not None:
-                return user.__of__(folder), "/".join(folder.getPhysicalPath())
+                return user.__of__(folder)
         obj = aq_parent(obj)
     raise UnknownUser(f"no user with id {user_id!r} exists in the user folders above this queue")
 

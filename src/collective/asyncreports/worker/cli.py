@@ -170,7 +170,7 @@ def command_worker(app, args, out):
 
 def command_submit(app, args, out):
     queue = _find_queue(app, args.queue)
-    user, _folder = find_user(queue, args.user)
+    user = find_user(queue, args.user)
     newSecurityManager(None, user)
     try:
         job = submit(queue, args.report, args.path, _params(args.param),
