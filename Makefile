@@ -8,7 +8,7 @@ TEST_ARGS ?=
 QUICK ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install run stop test lint bench clean
+.PHONY: install run stop test lint bench clean browser-deps buildout-check
 
 $(STAMP): setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,11 +25,20 @@ run: install
 stop:
 	$(BIN)/python -m collective.asyncreports.devinstance stop --home .
 
-test: install
+# Debian's chromium for the real-browser tests (tests/test_browser.py); root only,
+# otherwise those tests skip and say why.
+browser-deps:
+	tests/browser/install-chromium.sh
+
+test: install browser-deps
 	$(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) --all $(TEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
+
+# A buildout from PyPI in a temporary directory: zeoserver, instance, worker, one job.
+buildout-check: install
+	$(BIN)/python tests/buildout_check.py
 
 lint: install
 	$(BIN)/ruff check src tests bench
