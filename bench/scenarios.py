@@ -86,7 +86,13 @@ class CpuMeter:
 # -- 1. raw commits ------------------------------------------------------------------
 
 
-def _raw_clients(bench, labels, seconds):
+# Objects a job's one commit writes (job, next job, index buckets, counters,
+# result and results folder): scenario 1 also commits this many per
+# transaction, the ceiling for one commit per job.
+JOB_COMMIT_OBJECTS = 14
+
+
+def _raw_clients(bench, labels, seconds, objects=1):
     script = str(BENCH_DIR / "rawcommit.py")
     processes = []
     bench.client.begin()  # the clients' own trees, made here so they never conflict
@@ -97,7 +103,8 @@ def _raw_clients(bench, labels, seconds):
     try:
         for label in labels:
             processes.append(subprocess.Popen(
-                [sys.executable, script, str(bench.zeo_port), label, str(seconds)],
+                [sys.executable, script, str(bench.zeo_port), label, str(seconds),
+                 str(objects)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                 env=bench.instance.env))
         for process in processes:
@@ -121,16 +128,22 @@ def raw_baseline(bench, cfg):
     solo = _raw_clients(bench, ["solo"], cfg["raw_seconds"])[0]
     pair = _raw_clients(bench, ["a", "b"], cfg["raw_seconds"])
     together = sum(result["commits_per_s"] for result in pair)
+    # The bucket is the last object: JOB_COMMIT_OBJECTS - 1 new ones.
+    big = _raw_clients(bench, ["big"], cfg["raw_seconds"], JOB_COMMIT_OBJECTS - 1)[0]
     return {
         "commits_per_s": solo["commits_per_s"],
         "solo": solo,
         "two_clients": pair,
         "two_clients_commits_per_s": together,
+        "job_sized": big,
         "rows": [
             row("1 raw", "commits/s, 1 client", f"{solo['commits_per_s']:.0f}/s",
                 target="reference for 2"),
             row("1 raw", "commits/s, 2 clients together", f"{together:.0f}/s",
                 f"{solo['commits_per_s']:.0f}/s", f"x{together / solo['commits_per_s']:.2f}"),
+            row("1 raw", f"commits/s, 1 client, {JOB_COMMIT_OBJECTS} objects per commit",
+                f"{big['commits_per_s']:.0f}/s", f"{solo['commits_per_s']:.0f}/s",
+                f"x{big['commits_per_s'] / solo['commits_per_s']:.2f}"),
         ],
     }
 

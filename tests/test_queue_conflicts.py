@@ -133,7 +133,7 @@ class MergingTests(ConflictTestCase):
             queue.stats(),
             {"queued": 1, "running": 1, "done": 1, "failed": 0, "cancelled": 0, "total": 3},
         )
-        self.assertEqual(queue.worker("w2").current_jobs, (second,))
+        self.assertIsNone(queue.worker("w2"))  # claims leave records to heartbeats
         self.assertIsNotNone(queue.worker("w3"))
 
     def test_concurrent_heartbeats_never_conflict(self):
@@ -164,7 +164,6 @@ class ClaimRaceTests(ConflictTestCase):
         self.assertEqual(q2.claim("w2", now=T0 + 2), [])
         job = q2.get(job_id)
         self.assertEqual((job.state, job.lease_worker, job.attempts), (RUNNING, "w1", 1))
-        self.assertEqual(q2.worker("w1").current_jobs, (job_id,))
 
     def test_zombie_finishing_after_takeover_loses_its_lease(self):
         [job_id] = self._setup_jobs(1)

@@ -1,7 +1,6 @@
 """Job: one queued report run, with its lease, outcome and short history."""
 
 from persistent import Persistent
-from persistent.list import PersistentList
 
 from collective.asyncreports.queue.states import FINAL_STATES
 from collective.asyncreports.queue.states import QUEUED
@@ -57,7 +56,9 @@ class Job(Persistent):
         self.error_message = None
         self.cancel_requested = False
         self.dedup_key = dedup_key
-        self.history = PersistentList()
+        # A tuple, stored with the job: a PersistentList was one more object
+        # written on every state change.
+        self.history = ()
 
     def __repr__(self):
         return f"<Job {self.id} {self.report!r} {self.state}>"
@@ -69,8 +70,9 @@ class Job(Persistent):
 
     def add_event(self, now, actor, event, detail=""):
         """Append an event to the history, keeping only the latest ones."""
-        self.history.append({"time": now, "actor": actor, "event": event, "detail": detail})
-        del self.history[:-HISTORY_LENGTH]
+        event = {"time": now, "actor": actor, "event": event, "detail": detail}
+        # tuple(): jobs made before 1.0 have a PersistentList here.
+        self.history = (*tuple(self.history)[1 - HISTORY_LENGTH:], event)
 
     def as_dict(self):
         """Return the job as a JSON-serialisable dict (the lease token left out)."""

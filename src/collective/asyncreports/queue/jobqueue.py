@@ -35,6 +35,12 @@ from collective.asyncreports.queue.workers import WorkerRecord
 _FIRST = ()
 
 
+# A worker lists a job it claimed in its next heartbeat. Until one this many
+# seconds after the claim leaves it out, a missing job is not "forgotten"
+# (a heartbeat may have been on its way while the claim committed).
+CLAIM_REPORT_SECONDS = 5.0
+
+
 def _now(now):
     return time.time() if now is None else now
 
@@ -207,18 +213,26 @@ class JobQueue(Persistent):
 
     # Workers: claiming, leases, outcomes
 
-    def claim(self, worker_id, limit=1, now=None):
+    def claim(self, worker_id, limit=1, now=None, spread=1):
         """Lease up to ``limit`` due jobs to a worker.
 
         Jobs are taken highest priority first, then earliest ``not_before``,
         then oldest. Each becomes running with a fresh lease token, and its
         attempt is counted now, before any work is done.
 
+        :param spread: take the jobs at random from the first ``spread``
+            due jobs of the highest due priority, not strictly the first.
+            Busy workers claiming at the same moment then rarely want the
+            same job (which would make all but one commit conflict).
         :returns: list of claimed Jobs, possibly empty (then nothing is
             written, so idle polling costs no commit).
         """
         now = _now(now)
-        keys = list(islice(self._due_keys(now), limit))
+        keys = list(islice(self._due_keys(now), max(limit, spread)))
+        if len(keys) > limit:
+            level = [key for key in keys if key[0] == keys[0][0]]
+            keys = random.sample(level, min(limit, len(level)))
+            keys.sort()
         if not keys:
             return []
         jobs = [self._jobs[key[-1]] for key in keys]
@@ -232,9 +246,8 @@ class JobQueue(Persistent):
             job.started = now
             job.progress = 0
             job.progress_message = ""
-        record = self._worker_record(worker_id, now)
-        record.current_jobs += tuple(job.id for job in jobs)
-        record.last_heartbeat = now
+        # The worker's record is not written here: its next heartbeat lists
+        # the job (see lease_expired), so claims never conflict with heartbeats.
         return jobs
 
     def heartbeat(self, worker_id, hostname=None, pid=None, now=None, current_jobs=None,
@@ -294,7 +307,12 @@ class JobQueue(Persistent):
         if job.lease_expires is not None and job.lease_expires > now:
             return False
         record = self._workers.get(job.lease_worker)
-        if record is None or record.stopped is not None or job.id not in record.current_jobs:
+        if record is None or record.stopped is not None:
+            return True
+        if job.id not in record.current_jobs and (
+                record.last_heartbeat >= (job.started or 0) + CLAIM_REPORT_SECONDS):
+            # Alive, and a heartbeat well after the claim (both times from the
+            # worker's own clock) no longer lists the job: it was forgotten.
             return True
         if record.last_heartbeat + self.lease_seconds + self.clock_skew <= now:
             return True

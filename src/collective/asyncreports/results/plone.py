@@ -122,7 +122,7 @@ def make_private(result, owner_id=None):
 def _store(queue, object_id, title, description, named, owner):
     site = queue.site()
     folder = queue.results_folder()
-    if object_id in folder.objectIds():
+    if object_id in folder:  # not objectIds(): a scan of every result
         # A retried step of the same attempt: replace, never keep two results.
         folder._delObject(object_id)
     with _in_site(site), _acting_as(owner or system):

@@ -37,7 +37,7 @@ def store_error_log(queue, job, text, owner=None):
 
 def _store(queue, object_id, title, data, content_type, owner):
     folder = queue.results_folder()
-    if object_id in folder.objectIds():
+    if folder.hasObject(object_id):  # not objectIds(): a scan of every result
         # A retried step of the same attempt: replace, never keep two results.
         folder._delObject(object_id)
     folder._setObject(object_id, File(object_id, title, data, content_type), set_owner=0)

@@ -81,11 +81,23 @@ class JobRunner:
         backoff, then hand the job back to the queue; report errors fail the
         job at once with an error log.
         """
+        return self.run_and_claim(queue_path, job_id, token, None)[0]
+
+    def run_and_claim(self, queue_path, job_id, token, next_claim):
+        """``run``, and claim the next job in the same commit; return (outcome, claim).
+
+        ``next_claim`` has ``claim(job_queue)``, returning a claimed Job or
+        None, and ``rolled_back()``, called when that claim's commit failed
+        (see ``loop.NextClaim``). A job that ends done or cancelled claims
+        through it, so the next job costs no commit of its own; ``claim`` is
+        then ``(queue_path, job_id, token)`` of that job, else None.
+        """
         started = time.monotonic()
         error = None
+        claim = None
         for attempt in range(1, self.step_attempts + 1):
             try:
-                outcome, detail = self._run_once(queue_path, job_id, token)
+                outcome, detail, claim = self._run_once(queue_path, job_id, token, next_claim)
                 break
             except LeaseLost as exc:
                 outcome, detail = LOST, str(exc)
@@ -111,9 +123,9 @@ class JobRunner:
                 f"transient error: {type(error).__name__}: {error}")
         logger.info("job %s %s in %.2fs: %s", job_id, outcome,
                     time.monotonic() - started, detail)
-        return outcome
+        return outcome, claim
 
-    def _run_once(self, queue_path, job_id, token):
+    def _run_once(self, queue_path, job_id, token, next_claim):
         with self._session() as (app, manager):
             queue = app.unrestrictedTraverse(queue_path)
             queue.prepare_request(app.REQUEST)
@@ -142,15 +154,37 @@ class JobRunner:
             with self.watchdog.rendering(job_id, limit):
                 rendered = report.render(target, app.REQUEST, params)
                 pdf = rendered if isinstance(rendered, bytes) else rendered.to_pdf()
-            job = jobs.check_lease(job_id, token)
-            if job.cancel_requested:
-                jobs.confirm_cancel(job_id, token)
-                manager.commit()
-                return CANCELLED, "cancel requested while running"
-            path = queue.store_pdf(job, pdf, report.filename(target, params), user)
-            jobs.finish(job_id, token, path)
-            manager.commit()
-            return DONE, f"result {path} ({len(pdf)} bytes)"
+            filename = report.filename(target, params)
+
+            def store(next_claim):
+                queue = app.unrestrictedTraverse(queue_path)
+                jobs = queue.job_queue()
+                job = jobs.check_lease(job_id, token)
+                if job.cancel_requested:
+                    jobs.confirm_cancel(job_id, token)
+                    outcome, detail = CANCELLED, "cancel requested while running"
+                else:
+                    path = queue.store_pdf(job, pdf, filename, user)
+                    jobs.finish(job_id, token, path)
+                    outcome, detail = DONE, f"result {path} ({len(pdf)} bytes)"
+                claimed = next_claim.claim(jobs) if next_claim is not None else None
+                try:
+                    manager.commit()
+                except BaseException:
+                    if claimed is not None:
+                        next_claim.rolled_back()
+                    raise
+                claim = None if claimed is None else (queue_path, claimed.id, claimed.lease_token)
+                return outcome, detail, claim
+
+            # The first try commits in the report's own transaction. On a
+            # conflict only this short step is redone, with the same PDF, and
+            # without the next claim (the conflict may have been over that job).
+            try:
+                return store(next_claim)
+            except TransientError:
+                manager.abort()
+                return self._retrying(lambda: store(None), before_retry=manager.abort)
 
     def record_failure(self, queue_path, job_id, token, exc):
         """Store the error log and mark the job failed, in a transaction of its own."""
@@ -194,12 +228,14 @@ class JobRunner:
             return RELEASED, f"{message}; could not hand back ({exc}), lease will expire"
         return RELEASED, f"{message}; job is {state} again"
 
-    def _retrying(self, step, attempts=5):
-        """Run ``step`` and retry it on transient errors, backing off."""
+    def _retrying(self, step, attempts=5, before_retry=None):
+        """Run ``step()`` and retry it on transient errors, backing off."""
         for attempt in range(1, attempts + 1):
             try:
                 return step()
             except TransientError:
                 if attempt == attempts:
                     raise
+                if before_retry is not None:
+                    before_retry()
                 time.sleep(self.step_backoff * 2 ** (attempt - 1))
