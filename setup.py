@@ -65,6 +65,7 @@ setup(
             "z3c.form",
         ],
         "test": [
+            "playwright",
             "plone.testing[zope]",
             "pypdf",
             "zope.testbrowser",

@@ -161,6 +161,12 @@ class GenerateReportTests(BrowserTestCase):
         self.assertNotIn("Folder summary", page.contents)
         self.assertNotIn("Content inventory", page.contents)
 
+    def test_reports_that_need_more_permission_are_not_offered(self):
+        # "Wait and report" is for those who manage the queue, not for Editors.
+        browser = self.open_form()
+        self.assertIn("Object inventory", browser.contents)
+        self.assertNotIn("Wait and report", browser.contents)
+
     def test_validation_errors_are_shown_and_nothing_is_queued(self):
         browser = self.open_form()
         browser.getLink("Content inventory").click()

@@ -84,10 +84,14 @@ class IAsyncReportsSettings(Interface):
         title=_("Notify the submitter"),
         description=_("Send an email to the person who queued a report when it is ready."),
         default=False,
+        # A required Bool renders a required checkbox: browsers would refuse
+        # to send the form with it unticked.
+        required=False,
     )
 
     remove_results_on_uninstall = schema.Bool(
         title=_("Delete results when the add-on is uninstalled"),
         description=_("Off: PDFs and error logs are kept as ordinary files."),
         default=False,
+        required=False,
     )

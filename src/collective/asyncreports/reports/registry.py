@@ -4,6 +4,7 @@ import math
 from collections.abc import Mapping
 from types import SimpleNamespace
 
+from AccessControl import getSecurityManager
 from ZODB.POSException import ConflictError
 from zope.component import getUtilitiesFor
 from zope.component import queryUtility
@@ -90,6 +91,13 @@ def report_types(context=None):
             continue
         found.append((name, report))
     return sorted(found, key=lambda item: (str(item[1].title).lower(), item[0]))
+
+
+def queueable_report_types(queue, context=None):
+    """The report types the current user may queue on ``queue`` (and run on ``context``)."""
+    security = getSecurityManager()
+    return [(name, report) for name, report in report_types(context)
+            if security.checkPermission(report.permission, queue)]
 
 
 def schema_fields(report):

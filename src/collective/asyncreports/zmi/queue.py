@@ -25,7 +25,7 @@ from collective.asyncreports.permissions import QueueReport
 from collective.asyncreports.queue import ALL_STATES
 from collective.asyncreports.queue import FINAL_STATES
 from collective.asyncreports.queue import JobQueue
-from collective.asyncreports.reports.registry import report_types
+from collective.asyncreports.reports.registry import queueable_report_types
 from collective.asyncreports.results import zmi as results
 from collective.asyncreports.submission import submit
 from collective.asyncreports.targets import site_of
@@ -201,11 +201,7 @@ class AsyncReportQueue(Folder):
     @security.protected(QueueReport)
     def submit_form(self, REQUEST):
         """Everything the Submit tab needs: reports, the chosen one's widgets."""
-        security = getSecurityManager()
-        reports = [
-            (name, report) for name, report in report_types()
-            if security.checkPermission(report.permission, self)
-        ]
+        reports = queueable_report_types(self)
         chosen = REQUEST.form.get("report") or (reports[0][0] if reports else "")
         report = dict(reports).get(chosen)
         errors = REQUEST.other.get("asyncreports_errors", {})
@@ -232,6 +228,20 @@ class AsyncReportQueue(Folder):
 
     security.declareProtected(ManageQueue, "manage_settingsForm")
     manage_settingsForm = _template("settings")
+
+    _queue_rows = _template("queue_rows")
+
+    @zpublish(methods=("GET", "HEAD"))
+    @security.protected(QueueReport)
+    def manage_queueRows(self, REQUEST):
+        """The Queue tab's job table alone, as HTML, for the tab's refresh script.
+
+        Read-only: the same rows, counts and buttons as ``manage_queue`` for the
+        same ``state`` and ``b_start``, without the page around them.
+        """
+        REQUEST.RESPONSE.setHeader("Content-Type", "text/html; charset=utf-8")
+        REQUEST.RESPONSE.setHeader("Cache-Control", "no-store")
+        return self._queue_rows()
 
     # -- state changes: POST only, with a CSRF token -------------------------
 

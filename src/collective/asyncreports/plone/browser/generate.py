@@ -23,7 +23,7 @@ from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.plone import _
 from collective.asyncreports.plone.browser import check_post
 from collective.asyncreports.plone.browser import site_queue
-from collective.asyncreports.reports.registry import report_types
+from collective.asyncreports.reports.registry import queueable_report_types
 from collective.asyncreports.submission import submit
 from collective.asyncreports.targets import path_of
 
@@ -53,7 +53,7 @@ class GenerateReportForm(form.Form):
     report = None
 
     def update(self):
-        self.reports = report_types(self.context)
+        self.reports = queueable_report_types(site_queue(), self.context)
         available = dict(self.reports)
         chosen = self.request.form.get("report")
         if chosen not in available and len(self.reports) == 1:

@@ -1,0 +1,434 @@
+"""Real-browser tests: headless Chromium (Playwright) against a live system.
+
+One layer starts a ZEO server, a Zope WSGI instance with the Plone site and
+the ZMI queue (``devinstance`` bootstrap), and the headless browser. Each
+flow starts the real worker process it needs and stops it by PID. The runs
+also refresh the screenshots in docs/screenshots/.
+
+Without /usr/bin/chromium, or when Playwright cannot start it, every test
+here skips and says why.
+"""
+
+import io
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.parse
+from pathlib import Path
+
+import pypdf
+import transaction
+import ZEO
+from OFS.Folder import manage_addFolder
+from OFS.Image import manage_addFile
+
+from collective.asyncreports.devinstance import BIN
+from collective.asyncreports.devinstance import Instance
+from collective.asyncreports.devinstance import free_port
+from collective.asyncreports.devinstance import plone_installed
+from tests.browser import chromium
+from tests.browser.chromium import screenshot
+
+
+ADMIN_PASSWORD = "admin-password"
+MEMBER, MEMBER_PASSWORD = "member", "member-password"
+SITE_MANAGER, SITE_MANAGER_PASSWORD = "siteadmin", "siteadmin-password"
+PLONE_QUEUE = "/Plone/portal_asyncreports"
+ZMI_QUEUE_ID = "reports"
+TIMEOUT = 30_000  # ms, for every Playwright wait
+JOB_TIMEOUT = 90_000  # ms, for a job to be run by a worker that has to boot first
+INSTALL_THEME = Path(__file__).parent / "browser" / "install_theme.py"
+
+
+def pdf_text(data):
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+class LiveSiteLayer:
+    """Chromium, then ZEO + Zope (ZMI queue, Plone site, users and content), by PID."""
+
+    unavailable = None
+    playwright = browser = instance = db = home = None
+
+    @classmethod
+    def setUp(cls):
+        try:
+            cls.playwright, cls.browser = chromium.launch()
+        except chromium.Unavailable as exc:
+            # No servers either: every test of this layer skips with the reason.
+            cls.unavailable = str(exc)
+            return
+        cls.home = Path(tempfile.mkdtemp(prefix="asyncreports-browser-"))
+        cls.instance = Instance(cls.home, free_port(), free_port())
+        try:
+            cls.instance.write_configuration()
+            cls.instance.start_zeo()
+            cls.instance.bootstrap(
+                "--password", ADMIN_PASSWORD, *(["--plone"] if plone_installed() else []))
+            cls.db = ZEO.DB(("127.0.0.1", cls.instance.zeo_port))
+            cls.build_site()
+            if plone_installed():
+                cls.install_theme()
+            cls.instance.start_zope()
+        except BaseException:
+            cls.tearDown()
+            raise
+        # Plone's theming leaves requests to 127.0.0.1 unthemed (its "unthemed
+        # host names" setting); the browser uses localhost to see the real UI.
+        cls.url = f"http://localhost:{cls.instance.http_port}"
+
+    @classmethod
+    def tearDown(cls):
+        if cls.browser is not None:
+            cls.browser.close()
+            cls.playwright.stop()
+            cls.browser = cls.playwright = None
+        if cls.db is not None:
+            cls.db.close()
+            cls.db = None
+        if cls.instance is not None:
+            cls.instance.stop_all()
+            cls.instance = None
+        if cls.home is not None:
+            shutil.rmtree(cls.home, ignore_errors=True)
+            cls.home = None
+
+    @classmethod
+    def build_site(cls):
+        """Content for the ZMI report; a plain member and a Manager in Plone."""
+        try:
+            with cls.db.transaction() as connection:
+                app = connection.root()["Application"]
+                manage_addFolder(app, "docs", "Documents")
+                manage_addFile(app.docs, "agenda.txt", b"1. Welcome", "Agenda")
+                manage_addFolder(app.docs, "minutes", "Meeting minutes")
+                manage_addFile(app.docs.minutes, "2026-01.txt", b"x" * 1234,
+                               "January minutes")
+                if "Plone" in app.objectIds():
+                    users = app.Plone.acl_users
+                    for user_id, password, role in (
+                            (MEMBER, MEMBER_PASSWORD, "Member"),
+                            (SITE_MANAGER, SITE_MANAGER_PASSWORD, "Manager")):
+                        users.source_users.addUser(user_id, user_id, password)
+                        users.portal_role_manager.assignRoleToPrincipal(role, user_id)
+        finally:
+            transaction.abort()
+
+    @classmethod
+    def install_theme(cls):
+        """Plone's default theme, which the bootstrap leaves out (a Zope script)."""
+        result = subprocess.run(
+            [str(BIN / "zconsole"), "run", str(cls.instance.zope_conf), str(INSTALL_THEME)],
+            cwd=cls.home, env=cls.instance.env, capture_output=True, text=True, timeout=300)
+        if result.returncode:
+            raise RuntimeError(f"installing the Plone theme failed:\n{result.stderr[-3000:]}")
+
+    @classmethod
+    def job_state(cls, queue_path, job_id):
+        """The job's state as committed in the database, read over ZEO."""
+        manager = transaction.TransactionManager()
+        connection = cls.db.open(transaction_manager=manager)
+        try:
+            with manager:
+                queue = connection.root()["Application"].unrestrictedTraverse(
+                    queue_path.lstrip("/"))
+                return queue.job_queue().get(job_id).state
+        finally:
+            connection.close()
+
+
+class BrowserTestCase(unittest.TestCase):
+    layer = LiveSiteLayer
+
+    def setUp(self):
+        if self.layer.unavailable:
+            self.skipTest(self.layer.unavailable)
+        self.instance = self.layer.instance
+        self.url = self.layer.url
+
+    def context(self, user=None, password=None):
+        """A fresh browser context (own cookies), with HTTP basic auth if ``user``."""
+        options = {"viewport": chromium.VIEWPORT, "accept_downloads": True}
+        if user:
+            options["http_credentials"] = {
+                "username": user, "password": password, "send": "always"}
+        context = self.layer.browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT)
+        self.addCleanup(context.close)
+        return context
+
+    def start_worker(self, queue_path, name):
+        """A long-running real worker for one queue, stopped by PID after the test."""
+        worker = self.instance.start_worker("--queue", queue_path, name=name)
+        self.addCleanup(self.instance.stop, worker)
+        return worker
+
+    def worker_log(self, name):
+        path = self.layer.home / "var" / "log" / f"{name}.out"
+        return path.read_text()[-3000:] if path.exists() else "(no log)"
+
+    def wait_for_state(self, locator, text, worker_name, timeout=JOB_TIMEOUT):
+        """Wait for the page to show ``text`` in ``locator``; on timeout show the worker's log."""
+        from playwright.sync_api import expect
+
+        try:
+            expect(locator).to_have_text(text, timeout=timeout)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n--- {worker_name} log ---\n"
+                                 f"{self.worker_log(worker_name)}") from None
+
+    def mark_page(self, page):
+        """Remember this page load: see page_was_not_reloaded."""
+        page.evaluate("window.asyncreportsTestMarker = 'still the same page'")
+        navigations = []
+        page.on("framenavigated",
+                lambda frame: navigations.append(frame.url) if frame == page.main_frame else None)
+        return navigations
+
+    def assert_not_reloaded(self, page, navigations):
+        self.assertEqual(navigations, [], "the page navigated")
+        self.assertEqual(page.evaluate("window.asyncreportsTestMarker"), "still the same page",
+                         "the page was reloaded")
+
+
+class ZMIFlowTests(BrowserTestCase):
+    """The ZMI: add a queue, submit a report, watch the Queue tab, get the PDF."""
+
+    def test_add_queue_submit_watch_queue_tab_to_done_and_download(self):
+        from playwright.sync_api import expect
+
+        page = self.context("admin", ADMIN_PASSWORD).new_page()
+        page.goto(self.url + "/manage_main")
+
+        # Add an Async Report Queue from the Add menu (a modal dialog in Zope 5).
+        page.select_option("#addItemSelect", label="Async Report Queue")
+        modal = page.locator("#zmi-modal")
+        modal.get_by_label("Id").fill(ZMI_QUEUE_ID)
+        modal.get_by_label("Title").fill("Reports from the browser")
+        screenshot(page, "zmi-add-queue")
+        with page.expect_navigation():
+            modal.get_by_role("button", name="Add").click()
+        expect(page.get_by_text("Async Report Queue added.")).to_be_visible()
+        with page.expect_navigation():
+            page.click(f"a[href='{ZMI_QUEUE_ID}/manage_workspace']")
+        self.assertTrue(page.url.endswith(f"/{ZMI_QUEUE_ID}/manage_queue"), page.url)
+        expect(page.get_by_text("No jobs.")).to_be_visible()
+
+        # The Submit tab: a form made from the report's parameter schema.
+        with page.expect_navigation():
+            page.get_by_role("link", name="Submit", exact=True).click()
+        with page.expect_navigation():
+            page.select_option("#report-choice", label="Object inventory")
+        page.get_by_label("Target path").fill("/docs")
+        page.get_by_label("Depth").fill("2")
+        screenshot(page, "zmi-submit")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Queue report").click()
+        self.assertIn("/manage_queue", page.url)
+        row = page.locator("#asyncreports-jobs tbody tr")
+        expect(row).to_have_count(1)
+        job_id = row.get_attribute("data-job")
+        expect(page.get_by_text(f"Queued job {job_id}.")).to_be_visible()
+        state = row.locator("[data-field=state]")
+        expect(state).to_have_text("queued")
+        screenshot(page, "zmi-queue-queued")
+        navigations = self.mark_page(page)
+
+        # A ticked box is never thrown away: no refresh while one is ticked,
+        # even once the job is done in the database.
+        checkbox = row.locator("input[type=checkbox]")
+        checkbox.check()
+        self.start_worker(f"/{ZMI_QUEUE_ID}", "zmi-worker")
+        deadline = time.monotonic() + JOB_TIMEOUT / 1000
+        while self.layer.job_state(f"/{ZMI_QUEUE_ID}", job_id) != "done":
+            self.assertLess(time.monotonic(), deadline, self.worker_log("zmi-worker"))
+            page.wait_for_timeout(200)  # let the page's own timers run meanwhile
+        expect(checkbox).to_be_checked()
+        expect(state).to_have_text("queued")
+
+        # Untick: the tab updates itself to done, without a reload.
+        checkbox.uncheck()
+        self.wait_for_state(state, "done", "zmi-worker", timeout=TIMEOUT)
+        pdf_link = row.locator("[data-field=links] a", has_text="PDF")
+        expect(pdf_link).to_be_visible()
+        expect(page.locator("#asyncreports-stats")).to_contain_text("done: 1")
+        expect(page.locator("#asyncreports-jobs")).to_have_attribute("data-active", "0")
+        self.assert_not_reloaded(page, navigations)
+        screenshot(page, "zmi-queue-done")
+
+        # The PDF, fetched with the same credentials.
+        response = page.request.get(pdf_link.get_attribute("href"))
+        self.assertEqual(response.status, 200)
+        self.assertEqual(response.headers["content-type"], "application/pdf")
+        text = pdf_text(response.body())
+        for expected in ("Object inventory", "agenda.txt", "minutes/2026-01.txt",
+                         "January minutes", "1234"):
+            self.assertIn(expected, text)
+
+
+@unittest.skipUnless(plone_installed(), "the [plone] extra is not installed")
+class PloneTestCase(BrowserTestCase):
+    def plone_page(self, user, password):
+        """A page of a new context, logged in through Plone's login form."""
+        page = self.context().new_page()
+        page.goto(self.url + "/Plone/login")
+        page.get_by_label("Login name").fill(user)
+        page.get_by_label("Password").fill(password)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Log in").click()
+        self.assertNotIn("/login", page.url, f"{user} could not log in")
+        return page
+
+    def generate(self, page, folder, report, **fields):
+        """Generate report on ``folder`` through its Actions menu; return the job id."""
+        page.goto(f"{self.url}/Plone/{folder}")
+        page.locator("#plone-contentmenu-actions > a").click()
+        with page.expect_navigation():
+            page.get_by_role("link", name="Generate report").click()
+        with page.expect_navigation():
+            page.locator(".asyncreports-choices").get_by_role("link", name=report).click()
+        for label, value in fields.items():
+            control = page.get_by_label(label)
+            if isinstance(value, bool):
+                control.set_checked(value)
+            else:
+                control.fill(value)
+        return page
+
+    def queue_report(self, page):
+        with page.expect_navigation():
+            page.get_by_role("button", name="Queue report").click()
+        self.assertIn("/@@my-reports", page.url)
+        return urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)["job"][0]
+
+
+class PloneFlowTests(PloneTestCase):
+    """An Editor queues a report, follows it in My reports, and alone gets the PDF."""
+
+    def test_editor_generates_a_report_watches_it_finish_and_only_they_get_it(self):
+        from playwright.sync_api import expect
+
+        page = self.plone_page("editor", self.instance.editor_password())
+        self.generate(page, "demo", "Content inventory")
+        expect(page.get_by_role("heading", name="Content inventory")).to_be_visible()
+        screenshot(page, "plone-generate-report", full_page=True)
+        job_id = self.queue_report(page)
+
+        # My reports: queued, then done once a worker has run it, without a reload.
+        expect(page.get_by_role("heading", name="My reports")).to_be_visible()
+        row = page.locator(f"tr[data-job='{job_id}']")
+        state = row.locator("[data-field=state]")
+        expect(state).to_contain_text("queued")
+        navigations = self.mark_page(page)
+        self.start_worker(PLONE_QUEUE, "plone-worker")
+        self.wait_for_state(state, "done", "plone-worker")
+        pdf_link = row.locator("[data-field=links] a", has_text="PDF")
+        expect(pdf_link).to_be_visible()
+        expect(row.locator(".progress-bar")).to_have_text("100%")
+        self.assert_not_reloaded(page, navigations)
+        screenshot(page, "plone-my-reports")
+
+        with page.expect_download() as download:
+            pdf_link.click()
+        data = Path(download.value.path()).read_bytes()
+        text = pdf_text(data)
+        for title in ("Welcome", "Annual plan", "Meeting notes", "News"):
+            self.assertIn(title, text)
+        pdf_url = pdf_link.get_attribute("href")
+
+        # Another member of the site, and an anonymous visitor, are refused it.
+        intruder = self.plone_page(MEMBER, MEMBER_PASSWORD)
+        intruder.goto(pdf_url)
+        self.assertIn("insufficient-privileges", intruder.url)
+        expect(intruder.get_by_role("heading", name="Insufficient Privileges")).to_be_visible()
+        screenshot(intruder, "plone-member-refused")
+        for request in (intruder.request, self.context().request):
+            response = request.get(pdf_url)
+            self.assertNotEqual(response.headers.get("content-type"), "application/pdf")
+            self.assertFalse(response.body().startswith(b"%PDF"))
+
+
+class SiteSetupFlowTests(PloneTestCase):
+    """A Manager changes a setting, cancels a queued job and retries a failed one."""
+
+    # A real browser found that required Bool settings made their checkboxes
+    # HTML-required, so the form could not be saved with one unticked
+    # (zope.testbrowser does not care): test_plone_browser had passed.
+    def test_control_panel_changes_a_setting(self):
+        from playwright.sync_api import expect
+
+        page = self.plone_page(SITE_MANAGER, SITE_MANAGER_PASSWORD)
+        page.goto(self.url + "/Plone/@@overview-controlpanel")
+        with page.expect_navigation():
+            page.locator("a.btn[href$='/@@asyncreports-controlpanel']").click()
+        expect(page.get_by_role("heading", name="Async reports")).to_be_visible()
+        page.get_by_label("Retention (days)").fill("14")
+        screenshot(page, "plone-control-panel", full_page=True)
+        save = page.get_by_role("button", name="Save")
+        refused = save.evaluate(
+            "button => Array.from(button.form.elements)"
+            "  .filter(e => !e.checkValidity())"
+            "  .map(e => e.name + ': ' + e.validationMessage)")
+        self.assertEqual(refused, [], "the browser will not send the settings form")
+        with page.expect_navigation():
+            save.click()
+        expect(page.get_by_text("Changes saved")).to_be_visible()
+        expect(page.get_by_label("Retention (days)")).to_have_value("14")
+        with page.expect_navigation():
+            page.locator("#content").get_by_role("link", name="Queue", exact=True).click()
+        expect(page.locator("#older_than_days")).to_have_value("14")
+
+    def test_queue_view_cancels_a_queued_job_and_retries_a_failed_one(self):
+        from playwright.sync_api import expect
+
+        page = self.plone_page(SITE_MANAGER, SITE_MANAGER_PASSWORD)
+
+        # A job that fails on purpose, run by one real worker process (--once) ...
+        self.generate(page, "demo", "Wait and report",
+                      **{"Seconds to wait": "0", "Fail after waiting": True})
+        failed = self.queue_report(page)
+        result = self.instance.run_command("worker", "--once", "--queue", PLONE_QUEUE)
+        self.assertIn(f"job {failed} failed", result.stderr)
+        # ... and one no worker runs, so it stays queued.
+        self.generate(page, "demo", "Wait and report", **{"Seconds to wait": "0"})
+        queued = self.queue_report(page)
+
+        # Site Setup > Async reports > Queue.
+        page.goto(self.url + "/Plone/@@overview-controlpanel")
+        with page.expect_navigation():
+            page.locator("a.btn[href$='/@@asyncreports-controlpanel']").click()
+        with page.expect_navigation():
+            page.locator("#content").get_by_role("link", name="Queue", exact=True).click()
+        expect(page.locator(f"tr[data-job='{failed}'] [data-field=state]")).to_have_text(
+            "failed")
+        expect(page.locator(f"tr[data-job='{failed}'] [data-field=links]")).to_contain_text(
+            "failed on purpose")
+        expect(page.locator(f"tr[data-job='{queued}'] [data-field=state]")).to_have_text(
+            "queued")
+
+        page.locator(f"tr[data-job='{queued}'] input[name='job_ids:list']").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Cancel", exact=True).click()
+        expect(page.get_by_text("Cancelled 1 job(s).")).to_be_visible()
+        expect(page.locator(f"tr[data-job='{queued}'] [data-field=state]")).to_have_text(
+            "cancelled")
+
+        page.locator(f"tr[data-job='{failed}'] input[name='job_ids:list']").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Retry", exact=True).click()
+        expect(page.get_by_text("Requeued 1 job(s).")).to_be_visible()
+        retried = page.locator(f"tr[data-job='{failed}']")
+        expect(retried.locator("[data-field=state]")).to_have_text("queued")
+        expect(retried.locator("[data-field=attempts]")).to_have_text("0/3")
+        screenshot(page, "plone-queue", full_page=True)
+        self.assertEqual(self.layer.job_state(PLONE_QUEUE, queued), "cancelled")
+        self.assertEqual(self.layer.job_state(PLONE_QUEUE, failed), "queued")
+
+        # The worker that ran the failed job is listed, stopped.
+        with page.expect_navigation():
+            page.locator("#content").get_by_role("link", name="Workers", exact=True).click()
+        expect(page.locator("#content")).to_contain_text("stopped")
+        expect(page.locator("#content")).to_contain_text("0 / 1")  # done / failed
+        screenshot(page, "plone-workers")
