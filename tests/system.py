@@ -143,11 +143,15 @@ class System:
         return self.wait_for(lambda: text in self.worker_log(worker), timeout,
                              f"{text!r} in {worker.name}'s log")
 
-    def restart_zeo(self, down_seconds=0.0):
-        """Kill the ZEO server (SIGKILL) and start it again after ``down_seconds``."""
+    def kill_zeo(self):
+        """Kill the ZEO server (SIGKILL)."""
         zeo = next(p for p in self.instance.processes if p.name == "zeo")
         os.killpg(zeo.pid, signal.SIGKILL)
         zeo.wait()
         self.instance.processes.remove(zeo)
+
+    def restart_zeo(self, down_seconds=0.0):
+        """Kill the ZEO server and start it again after ``down_seconds``."""
+        self.kill_zeo()
         time.sleep(down_seconds)
         self.instance.start_zeo()

@@ -244,6 +244,17 @@ class ZEOOutageTests(FaultTestCase):
         self.assertIsNone(worker.poll(), "the worker must survive the outage")
 
 
+    def test_sigterm_while_the_zeo_server_is_down_stops_the_worker(self):
+        """A supervisor stopping workers and server together is not kept waiting."""
+        system = self.system
+        worker = system.start_worker()
+        system.wait_for_log(worker, "serving")
+        system.kill_zeo()
+        worker.send_signal(signal.SIGTERM)
+        self.assertEqual(worker.wait(40), 0)
+        self.assertIn("stopping without it", system.worker_log(worker))
+
+
 class CrossClientTests(FaultTestCase):
     def test_job_from_another_client_runs_within_one_poll_interval(self):
         """8. Queued through one ZEO client, run by a worker on another, within a poll."""
@@ -389,8 +400,6 @@ class RecyclingTests(FaultTestCase):
         self.assertEqual(states.count("done"), 1, "it stops after the job it was on")
         self.assertEqual(states.count("queued"), 2)
 
-    @unittest.skip("scenario 19 is not met yet: RSS grows about 10 MB per 1,000 jobs after "
-                   "the first 1,000 (cache warm-up and malloc fragmentation; see issue 4)")
     def test_memory_stays_flat_over_ten_thousand_jobs(self):
         """19. RSS after 10,000 jobs is within 15% of RSS after the first 1,000."""
         system = self.system

@@ -166,7 +166,8 @@ class EnqueueTests(QueueTestCase):
         self.assertEqual(job.created, T0)
         self.assertEqual(job.not_before, T0)
         self.assertEqual(job.max_attempts, 3)
-        self.assertEqual(len(job.id), 12)
+        self.assertEqual(len(job.id), 17)
+        self.assertTrue(job.id.startswith(f"{int(T0 * 1000):011x}"))  # ids sort by age
         self.assertIs(queue.get(job.id), job)
         self.assertIn(job.id, queue)
         self.assertEqual(len(queue), 1)
@@ -208,7 +209,8 @@ class EnqueueTests(QueueTestCase):
         with mock.patch(target, side_effect=["aaaa", "aaaa", "bbbb"]):
             first = self._enqueue(queue)
             second = self._enqueue(queue)
-        self.assertEqual((first.id, second.id), ("aaaa", "bbbb"))
+        prefix = f"{int(T0 * 1000):011x}"  # same millisecond, so the random part decides
+        self.assertEqual((first.id, second.id), (prefix + "aaaa", prefix + "bbbb"))
 
     def test_get_unknown_job(self):
         queue = self._makeOne()

@@ -191,3 +191,34 @@ class WorkerLoopTests(RunnerTestCase):
         transaction.commit()
         worker = Worker(self.layer["zodbDB"], once=True, worker_id=WORKER)
         self.assertEqual(worker.run(), 2)
+
+
+class ForgetTests(unittest.TestCase):
+    """A stored result leaves the worker's cache: PDFs must not pile up in memory."""
+
+    def test_a_result_and_its_data_chunks_become_ghosts(self):
+        from OFS.Image import File
+        from ZODB import DB
+
+        db = DB(None)
+        manager = transaction.manager  # File.manage_upload takes a savepoint of it
+        connection = db.open()
+        self.addCleanup(db.close)
+        self.addCleanup(connection.close)
+        root = connection.root()
+        root["other"] = File("other", "", b"kept", "text/plain")
+        manager.commit()
+        result = File("result", "", b"", "application/pdf")
+        root["result"] = result
+        result.manage_upload(io.BytesIO(b"%PDF" * 100_000))  # kept in chunks
+        manager.commit()
+        chunks = []
+        chunk = result.data
+        while chunk is not None:
+            chunks.append(chunk)
+            chunk = chunk.next
+        self.assertGreater(len(chunks), 1)
+        runner.forget(result)
+        self.assertEqual({obj._p_changed for obj in [result, *chunks]}, {None})  # ghosts
+        self.assertFalse(root["other"]._p_changed)  # written earlier: left alone
+        self.assertEqual(bytes(result.data), b"%PDF" * 100_000)  # loads again on use

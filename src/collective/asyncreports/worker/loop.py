@@ -15,6 +15,7 @@ from secrets import token_hex
 
 from transaction import TransactionManager
 from transaction.interfaces import TransientError
+from ZODB.POSException import ConflictError
 
 from collective.asyncreports import logger
 from collective.asyncreports.errors import LeaseLost
@@ -35,11 +36,15 @@ HEARTBEAT_MAX_SECONDS = 30.0
 # gives up on its thread (stuck in C code), hands the job back and exits.
 STUCK_SECONDS = 10.0
 
+# The last write of a stopping worker (its final counts) waits this long for
+# the database, which may be down.
+STOPPING_WRITE_SECONDS = 10.0
+
 # Busy workers take one of the first few due jobs at random, not all the
 # very first one: see JobQueue.claim.
-CLAIM_SPREAD = 8
+CLAIM_SPREAD = 64
 
-# Freed heap memory goes back to the OS after this many jobs (and when idle).
+# Cached ghosts and freed heap memory are let go after this many jobs (and when idle).
 TRIM_EVERY_JOBS = 100
 
 # Exit codes, for supervisors: 0 stopped as asked or --once finished;
@@ -313,8 +318,8 @@ class Worker:
             beating.set()
             self.beat_now.set()
             beater.join(timeout=5)
-            self._safely(self.stopped, paths)
-            self.session.close()
+            if self._safely(self.stopped, paths):
+                self.session.close()
         logger.info("worker %s stopped after %d job(s)", self.worker_id, self.jobs_run)
         if self.abandoned:
             # Threads stuck in C code cannot be stopped; only a new process helps.
@@ -327,8 +332,14 @@ class Worker:
             try:
                 if not self._serve_once(paths, running):
                     return
+            except ConflictError as exc:
+                # Other workers' commits kept winning (each of theirs may also
+                # claim a job): step aside for a random moment, not a poll
+                # interval, or a busy worker starves an idle one.
+                logger.info("queue busy (%s); claiming again shortly", type(exc).__name__)
+                self.stopping.wait(random.uniform(0.02, 0.2))
             except TransientError as exc:
-                # ZEO down or persistent conflicts: jobs keep running; try again.
+                # ZEO down: jobs keep running; try again.
                 logger.warning("queue unavailable (%s: %s); retrying in %gs",
                                type(exc).__name__, exc, self.poll_interval)
                 self.stopping.wait(self.poll_interval)
@@ -345,7 +356,7 @@ class Worker:
         elif self.once:
             return False
         else:
-            give_back_memory()
+            self._give_back_memory()
             self._wait_for_work(self._next_wait(paths))
         return True
 
@@ -360,7 +371,7 @@ class Worker:
                 self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
                 self.jobs_run += 1
                 if self.jobs_run % TRIM_EVERY_JOBS == 0:
-                    give_back_memory()
+                    self._give_back_memory()
                 if claimed is None:
                     continue
                 if self.stopping.is_set():
@@ -381,6 +392,11 @@ class Worker:
         future = self.pool.submit(self.runner.run_and_claim, *claimed, self.next_claim)
         running[future] = claimed
         self.running_ids = tuple(job_id for _, job_id, _ in running.values())
+
+    def _give_back_memory(self):
+        # Ghosts of the jobs the reaper looked at, kept by cached index buckets.
+        self.session.connection.cacheMinimize()
+        give_back_memory()
 
     def _keep_claiming(self):
         """False once no more jobs should be taken: told to stop, or over --max-memory."""
@@ -486,10 +502,24 @@ class Worker:
             lambda app: [app.unrestrictedTraverse(p).job_queue().lease_seconds for p in paths])
 
     def _safely(self, step, *args):
-        try:
-            step(*args)
-        except (TransientError, LeaseLost, OSError):
-            logger.warning("%s failed while stopping", step.__name__)
+        """Run a last write while stopping; return False if it may still be running.
+
+        With the ZEO server down, a write can wait for it without end; a
+        worker told to stop must stop all the same (its leases then expire).
+        """
+        def attempt():
+            try:
+                step(*args)
+            except (TransientError, LeaseLost, OSError):
+                logger.warning("%s failed while stopping", step.__name__)
+
+        thread = threading.Thread(target=attempt, name="asyncreports-stopping", daemon=True)
+        thread.start()
+        thread.join(STOPPING_WRITE_SECONDS)
+        if thread.is_alive():
+            logger.warning("%s: no answer from the database in %gs; stopping without it",
+                           step.__name__, STOPPING_WRITE_SECONDS)
+        return not thread.is_alive()
 
     def install_signal_handlers(self):
         """SIGTERM/SIGINT: finish running jobs, then stop; a second signal stops at once."""

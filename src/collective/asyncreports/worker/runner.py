@@ -1,5 +1,6 @@
 """Running one claimed job: own connection, synthetic request, the owner's rights."""
 
+import random
 import time
 import traceback
 from contextlib import contextmanager
@@ -8,6 +9,7 @@ from AccessControl import Unauthorized
 from AccessControl import getSecurityManager
 from AccessControl.SecurityManagement import newSecurityManager
 from AccessControl.SecurityManagement import noSecurityManager
+from persistent import Persistent
 from Testing.makerequest import makerequest
 from transaction import TransactionManager
 from transaction.interfaces import TransientError
@@ -47,6 +49,33 @@ def _nearest_site(obj):
     return None
 
 
+# Storing a rendered result is retried this often on conflicts, first after
+# up to STORE_BACKOFF seconds, doubling, before the whole job is run again.
+STORE_ATTEMPTS = 10
+STORE_BACKOFF = 0.01
+
+# How often a job connection's cache is emptied (see JobRunner._session).
+MINIMIZE_EVERY_SESSIONS = 100
+
+
+def forget(obj):
+    """Turn a committed object, and the persistent objects it holds that were
+    written with it (data chunks, blobs), back into ghosts.
+
+    The worker never reads a finished job or its result again; left in the
+    connection's cache, results would keep their PDFs in memory.
+    """
+    serial = obj._p_serial
+    todo = [obj]
+    while todo:
+        current = todo.pop()
+        if current._p_jar is None or current._p_changed is not False:
+            continue  # not stored, a ghost already, or changed since
+        todo.extend(value for value in getattr(current, "__dict__", {}).values()
+                    if isinstance(value, Persistent) and value._p_serial == serial)
+        current._p_deactivate()
+
+
 class JobRunner:
     """Runs claimed jobs of one database, each in a connection of its own."""
 
@@ -57,6 +86,7 @@ class JobRunner:
         self.watchdog = watchdog or Watchdog()
         self.step_attempts = step_attempts
         self.step_backoff = step_backoff
+        self.sessions = 0
 
     @contextmanager
     def _session(self):
@@ -72,6 +102,11 @@ class JobRunner:
             setSite(None)
             clearRequest()
             manager.abort()
+            self.sessions += 1
+            if self.sessions % MINIMIZE_EVERY_SESSIONS == 0:
+                # Ghosts of finished jobs and results stay in the cache while
+                # the index buckets that point to them do: let them all go.
+                connection.cacheMinimize()
             connection.close()
 
     def run(self, queue_path, job_id, token):
@@ -175,6 +210,12 @@ class JobRunner:
                         next_claim.rolled_back()
                     raise
                 claim = None if claimed is None else (queue_path, claimed.id, claimed.lease_token)
+                try:
+                    forget(job)
+                    if outcome == DONE:
+                        forget(app.unrestrictedTraverse(path))
+                except Exception:  # memory hygiene only: the job is committed
+                    logger.exception("job %s: could not drop its result from the cache", job_id)
                 return outcome, detail, claim
 
             # The first try commits in the report's own transaction. On a
@@ -184,7 +225,11 @@ class JobRunner:
                 return store(next_claim)
             except TransientError:
                 manager.abort()
-                return self._retrying(lambda: store(None), before_retry=manager.abort)
+                # Other workers' commits split and empty the same index buckets
+                # all the time: retry soon and often, it is cheap.
+                return self._retrying(lambda: store(None), attempts=STORE_ATTEMPTS,
+                                      before_retry=manager.abort,
+                                      backoff=min(self.step_backoff, STORE_BACKOFF))
 
     def record_failure(self, queue_path, job_id, token, exc):
         """Store the error log and mark the job failed, in a transaction of its own."""
@@ -228,8 +273,9 @@ class JobRunner:
             return RELEASED, f"{message}; could not hand back ({exc}), lease will expire"
         return RELEASED, f"{message}; job is {state} again"
 
-    def _retrying(self, step, attempts=5, before_retry=None):
-        """Run ``step()`` and retry it on transient errors, backing off."""
+    def _retrying(self, step, attempts=5, before_retry=None, backoff=None):
+        """Run ``step()`` and retry it on transient errors, backing off with jitter."""
+        backoff = self.step_backoff if backoff is None else backoff
         for attempt in range(1, attempts + 1):
             try:
                 return step()
@@ -238,4 +284,4 @@ class JobRunner:
                     raise
                 if before_retry is not None:
                     before_retry()
-                time.sleep(self.step_backoff * 2 ** (attempt - 1))
+                time.sleep(random.uniform(0, backoff * 2 ** (attempt - 1)))
