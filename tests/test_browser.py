@@ -11,7 +11,6 @@ here skips and says why.
 
 import io
 import shutil
-import subprocess
 import tempfile
 import time
 import unittest
@@ -24,7 +23,6 @@ import ZEO
 from OFS.Folder import manage_addFolder
 from OFS.Image import manage_addFile
 
-from collective.asyncreports.devinstance import BIN
 from collective.asyncreports.devinstance import Instance
 from collective.asyncreports.devinstance import free_port
 from collective.asyncreports.devinstance import plone_installed
@@ -39,7 +37,6 @@ PLONE_QUEUE = "/Plone/portal_asyncreports"
 ZMI_QUEUE_ID = "reports"
 TIMEOUT = 30_000  # ms, for every Playwright wait
 JOB_TIMEOUT = 90_000  # ms, for a job to be run by a worker that has to boot first
-INSTALL_THEME = Path(__file__).parent / "browser" / "install_theme.py"
 
 
 def pdf_text(data):
@@ -69,15 +66,12 @@ class LiveSiteLayer:
                 "--password", ADMIN_PASSWORD, *(["--plone"] if plone_installed() else []))
             cls.db = ZEO.DB(("127.0.0.1", cls.instance.zeo_port))
             cls.build_site()
-            if plone_installed():
-                cls.install_theme()
             cls.instance.start_zope()
         except BaseException:
             cls.tearDown()
             raise
-        # Plone's theming leaves requests to 127.0.0.1 unthemed (its "unthemed
-        # host names" setting); the browser uses localhost to see the real UI.
-        cls.url = f"http://localhost:{cls.instance.http_port}"
+        # The bootstrap installs Plone's theme and themes 127.0.0.1 too.
+        cls.url = cls.instance.url
 
     @classmethod
     def tearDown(cls):
@@ -115,15 +109,6 @@ class LiveSiteLayer:
                         users.portal_role_manager.assignRoleToPrincipal(role, user_id)
         finally:
             transaction.abort()
-
-    @classmethod
-    def install_theme(cls):
-        """Plone's default theme, which the bootstrap leaves out (a Zope script)."""
-        result = subprocess.run(
-            [str(BIN / "zconsole"), "run", str(cls.instance.zope_conf), str(INSTALL_THEME)],
-            cwd=cls.home, env=cls.instance.env, capture_output=True, text=True, timeout=300)
-        if result.returncode:
-            raise RuntimeError(f"installing the Plone theme failed:\n{result.stderr[-3000:]}")
 
     @classmethod
     def job_state(cls, queue_path, job_id):

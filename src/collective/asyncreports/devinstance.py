@@ -21,11 +21,16 @@ QUEUE_ID = "asyncreports"
 ADMIN = "admin"
 PLONE_ID = "Plone"
 EDITOR = "editor"
-PLONE_PROFILES = ("plone.app.contenttypes:default", "collective.asyncreports:default")
+# Plone's default theme is a profile of its own: without it the site is unstyled.
+PLONE_PROFILES = (
+    "plone.app.contenttypes:default",
+    "plonetheme.barceloneta:default",
+    "collective.asyncreports:default",
+)
 
 ZEO_CONF = """\
 <zeo>
-  address 127.0.0.1:{zeo_port}
+  address {zeo_host}:{zeo_port}
 </zeo>
 <filestorage 1>
   path {var}/Data.fs
@@ -48,7 +53,7 @@ debug-mode off
 </environment>
 <zodb_db main>
   <zeoclient>
-    server 127.0.0.1:{zeo_port}
+    server {zeo_host}:{zeo_port}
     storage 1
     name zeostorage
     blob-dir {var}/blobcache
@@ -117,8 +122,12 @@ class Instance:
     """One home folder: ``etc/`` (configuration) and ``var/`` (data, logs, pids)."""
 
     def __init__(self, home, zeo_port=8100, http_port=8080, extra_packages=(), env=None,
-                 cache_size=10000):
+                 cache_size=10000, zeo_host="127.0.0.1", command_prefix=()):
         self.home = Path(home).resolve()
+        # Where zeo.conf's server listens and zope.conf's ZEO client connects.
+        self.zeo_host = zeo_host
+        # Put before every command start() runs, e.g. ("ip", "netns", "exec", "NS").
+        self.command_prefix = tuple(command_prefix)
         self.cache_size = cache_size
         # Add-on packages whose configure.zcml the instance and workers load.
         self.extra_packages = tuple(extra_packages)
@@ -143,7 +152,7 @@ class Instance:
             folder.mkdir(parents=True, exist_ok=True)
         values = {
             "home": self.home, "etc": self.etc, "var": self.var,
-            "zeo_port": self.zeo_port, "http_port": self.http_port,
+            "zeo_host": self.zeo_host, "zeo_port": self.zeo_port, "http_port": self.http_port,
             "cache_size": self.cache_size,
             "extra_includes": "".join(
                 f'  <include package="{name}" />\n' for name in self.extra_packages),
@@ -173,7 +182,7 @@ class Instance:
         """Start a child process, its output going to var/log/NAME.out."""
         log = open(self.var / "log" / f"{log_name or name}.out", "ab")
         process = subprocess.Popen(
-            args, cwd=self.home, stdout=log, stderr=subprocess.STDOUT,
+            [*self.command_prefix, *args], cwd=self.home, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True, env=dict(self.env, **(env or {})))
         log.close()
         process.name = name
@@ -183,7 +192,7 @@ class Instance:
 
     def start_zeo(self):
         process = self.start("zeo", [str(BIN / "runzeo"), "-C", str(self.etc / "zeo.conf")])
-        wait_for_port(self.zeo_port, process)
+        wait_for_port(self.zeo_port, process, host=self.zeo_host)
         return process
 
     def bootstrap(self, *extra):
@@ -236,18 +245,18 @@ class Instance:
         (self.var / "run.pids").write_text("\n".join(pids) + "\n")
 
 
-def wait_for_port(port, process=None, timeout=60):
-    """Wait until 127.0.0.1:port accepts connections; fail early if ``process`` died."""
+def wait_for_port(port, process=None, timeout=60, host="127.0.0.1"):
+    """Wait until host:port accepts connections; fail early if ``process`` died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"{process.name} exited with {process.returncode}; see var/log")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            socket.create_connection((host, port), timeout=1).close()
             return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+    raise RuntimeError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
 def free_port():
@@ -285,7 +294,7 @@ def plone_installed():
 
 
 def bootstrap_plone(app, instance, admin):
-    """Create /Plone with the add-on, a demo folder and an Editor, once."""
+    """Create /Plone with the theme, the add-on, a demo folder and an Editor, once."""
     import transaction
     from AccessControl.SecurityManagement import newSecurityManager
     from AccessControl.SecurityManagement import noSecurityManager
@@ -309,10 +318,20 @@ def bootstrap_plone(app, instance, admin):
             transaction.commit()
         site = app._getOb(PLONE_ID)
         setSite(site)
+        # A site made by an older bootstrap (var/ is kept) may lack a profile.
+        setup = site.portal_setup
+        for profile in PLONE_PROFILES:
+            if setup.getLastVersionForProfile(profile) == "unknown":
+                print(f"installing {profile} in /{PLONE_ID}", flush=True)
+                setup.runAllImportStepsFromProfile(f"profile-{profile}")
         from plone import api
 
         api.portal.set_registry_record(
             "collective.asyncreports.server_url", f"{instance.url}/{PLONE_ID}")
+        # plone.app.theming leaves requests to 127.0.0.1 unthemed by default;
+        # the site is served there, so theme every host name.
+        api.portal.set_registry_record(
+            "plone.app.theming.interfaces.IThemeSettings.hostnameBlacklist", [])
         transaction.commit()
     finally:
         setSite(None)

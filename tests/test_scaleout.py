@@ -1,0 +1,299 @@
+"""Scale-out over a real network: a ZEO server and two workers on three "hosts".
+
+Each host is a Linux network namespace with a private address on one virtual
+LAN (a bridge in a fourth namespace, so no firewall of this machine sees the
+traffic), and a hostname of its own. The ZEO server listens only on its
+private address; each worker has a home folder of its own (zope.conf, blob
+cache, logs) whose ZEO client points at that address. The test process
+reaches the server through a veth leg of its own into the LAN.
+
+Needs root and iproute2's ``ip``; otherwise the test skips and says why.
+Everything it creates (namespaces, veths, processes, folders) is removed at the
+end, also when the test fails.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+from contextlib import contextmanager
+from pathlib import Path
+
+import transaction
+import ZEO
+
+from collective.asyncreports.devinstance import Instance
+
+
+ADDONS = Path(__file__).parent / "addons"
+QUEUE = "/asyncreports"
+JOBS = 500
+ZEO_PORT = 8100  # every namespace has all its ports free
+HOSTS = ("zeo", "w1", "w2")  # host name -> address .1, .2, .3 on the LAN
+TEST_LEG = 254  # the test process's address on the LAN
+NAME = re.compile(r"^asr(\d+)-(lan|zeo|w1|w2)$")
+
+
+class NetworkUnavailable(Exception):
+    """This machine cannot build the test network (not root, no ``ip``, no netns)."""
+
+
+def ip(*args):
+    """Run ``ip ARGS``; raise NetworkUnavailable with the command and its error."""
+    command = ["ip", *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+        raise NetworkUnavailable(
+            f"`{' '.join(command)}` failed with exit code {result.returncode}: "
+            f"{(result.stderr or result.stdout).strip()}")
+    return result.stdout
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+class Network:
+    """The LAN and its hosts, named after this process: asr<PID>-lan, -zeo, -w1, -w2.
+
+    Addresses are 10.213.N.0/24, N chosen so that no address of this machine's
+    own namespace is in that subnet; the hosts have .1 to .3, the test leg .254.
+    """
+
+    def __init__(self):
+        self.prefix = f"asr{os.getpid()}"
+        self.leg = self.prefix  # the test process's veth, in this namespace
+        self.namespaces = []
+        self.subnet = None
+
+    def namespace(self, host):
+        return f"{self.prefix}-{host}"
+
+    def address(self, host):
+        number = TEST_LEG if host == "test" else HOSTS.index(host) + 1
+        return f"{self.subnet}.{number}"
+
+    def exec_prefix(self, host):
+        """Run a command on ``host``: in its namespace, with its own hostname."""
+        return ("ip", "netns", "exec", self.namespace(host), "unshare", "--uts",
+                "sh", "-c", 'hostname "$0" && exec "$@"', f"{self.prefix}-{host}")
+
+    def up(self):
+        """Build the network; on any error take down what was built and re-raise."""
+        if os.geteuid() != 0:
+            raise NetworkUnavailable(f"needs root to create network namespaces "
+                                     f"(running as uid {os.geteuid()})")
+        for tool in ("ip", "unshare"):
+            if shutil.which(tool) is None:
+                raise NetworkUnavailable(f"`{tool}` is not on PATH (install iproute2 "
+                                         "and util-linux)")
+        self.remove_stale()
+        self.subnet = self.free_subnet()
+        try:
+            self._build()
+        except BaseException:
+            self.down()
+            raise
+
+    def _build(self):
+        lan = self.add_namespace("lan")
+        ip("-n", lan, "link", "add", "br0", "type", "bridge")
+        ip("-n", lan, "link", "set", "br0", "up")
+        for host in HOSTS:
+            namespace = self.add_namespace(host)
+            ip("-n", lan, "link", "add", host, "type", "veth",
+               "peer", "name", "eth0", "netns", namespace)
+            ip("-n", lan, "link", "set", host, "master", "br0", "up")
+            ip("-n", namespace, "addr", "add", f"{self.address(host)}/24", "dev", "eth0")
+            ip("-n", namespace, "link", "set", "eth0", "up")
+            ip("-n", namespace, "link", "set", "lo", "up")
+        # The test process's own leg: one end here, the other on the bridge.
+        ip("link", "add", self.leg, "type", "veth", "peer", "name", "test", "netns", lan)
+        ip("-n", lan, "link", "set", "test", "master", "br0", "up")
+        ip("addr", "add", f"{self.address('test')}/24", "dev", self.leg)
+        ip("link", "set", self.leg, "up")
+
+    def add_namespace(self, host):
+        name = self.namespace(host)
+        ip("netns", "add", name)
+        self.namespaces.append(name)
+        return name
+
+    def down(self):
+        """Delete the namespaces; that deletes their veths and so the test leg too."""
+        errors = []
+        for name in reversed(self.namespaces):
+            try:
+                ip("netns", "del", name)
+            except NetworkUnavailable as exc:
+                errors.append(str(exc))
+        self.namespaces = []
+        if re.search(rf"^\d+: {self.leg}[@:]", ip("-o", "link", "show"), re.M):
+            # Only if the LAN namespace lingered (a process still in it).
+            try:
+                ip("link", "del", self.leg)
+            except NetworkUnavailable as exc:
+                errors.append(str(exc))
+        if errors:
+            raise RuntimeError("; ".join(errors))
+
+    def remove_stale(self):
+        """Delete namespaces left by an earlier test process that was killed."""
+        for line in ip("netns", "list").splitlines():
+            match = NAME.match(line.split()[0]) if line.strip() else None
+            if match and not _alive(int(match.group(1))):
+                ip("netns", "del", match.group(0))
+
+    def free_subnet(self):
+        used = ip("-4", "-o", "addr", "show")
+        for offset in range(250):
+            subnet = f"10.213.{(os.getpid() + offset) % 250 + 1}"
+            if f" {subnet}." not in used:
+                return subnet
+        raise NetworkUnavailable("no free 10.213.N.0/24 subnet on this machine")
+
+
+class ScaleOutTests(unittest.TestCase):
+    lease_seconds = 30
+
+    def setUp(self):
+        self.network = Network()
+        try:
+            self.network.up()
+        except NetworkUnavailable as exc:
+            self.skipTest(f"cannot build the test network: {exc}")
+        self.addCleanup(self.network.down)
+        self.home = Path(tempfile.mkdtemp(prefix="asyncreports-scaleout-"))
+        self.addCleanup(shutil.rmtree, self.home, ignore_errors=True)
+        server = self.network.address("zeo")
+        self.hosts = {
+            host: Instance(self.home / host, ZEO_PORT, 8080, extra_packages=["faultreports"],
+                           env={"PYTHONPATH": str(ADDONS)}, zeo_host=server,
+                           command_prefix=self.network.exec_prefix(host))
+            for host in HOSTS
+        }
+        for instance in self.hosts.values():
+            instance.write_configuration()
+            self.addCleanup(instance.stop_all)
+        self.hosts["zeo"].start_zeo()  # waits until the server answers on its address
+        # From the test process, over the LAN: the admin user and the queue.
+        self.hosts["zeo"].bootstrap("--password", "admin-password")
+        # server_sync: each transaction first asks the server, so it sees what a
+        # worker committed just before it exited (the final worker record).
+        self.db = ZEO.DB((server, ZEO_PORT), server_sync=True)
+        self.addCleanup(self.db.close)
+        with self.queue() as queue:
+            jobs = queue.job_queue()
+            jobs.lease_seconds = self.lease_seconds
+            jobs.backoff_seconds = jobs.backoff_max = 0
+
+    @contextmanager
+    def queue(self):
+        manager = transaction.TransactionManager()
+        connection = self.db.open(transaction_manager=manager)
+        try:
+            with manager:
+                yield connection.root()["Application"].unrestrictedTraverse(QUEUE.lstrip("/"))
+        finally:
+            connection.close()
+
+    def wait_for(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = predicate()
+            if value:
+                return value
+            time.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+    def log(self, host, name):
+        path = self.hosts[host].var / "log" / f"{name}.out"
+        return path.read_text() if path.exists() else ""
+
+    def test_two_workers_on_two_hosts_share_500_jobs_each_done_once(self):
+        network = self.network
+        workers = {host: self.hosts[host].start_worker("--poll-interval", "0.5")
+                   for host in ("w1", "w2")}
+        worker_ids = {
+            host: self.wait_for(
+                lambda host=host: re.search(r"worker (\S+) serving /asyncreports",
+                                            self.log(host, "worker")),
+                60, f"the worker on {host} to serve the queue").group(1)
+            for host in workers
+        }
+        for host, worker_id in worker_ids.items():
+            # socket.gethostname() in the worker: it runs on its own "host".
+            self.assertTrue(worker_id.startswith(f"{network.namespace(host)}:"), worker_id)
+            self.assertIn(f"server {network.address('zeo')}:{ZEO_PORT}",
+                          (self.hosts[host].etc / "zope.conf").read_text())
+
+        # The server has a connection from each worker host's address (and ours).
+        peers = subprocess.run(
+            [*network.exec_prefix("zeo"), "ss", "-Htn", "state", "established",
+             f"( sport = :{ZEO_PORT} )"], capture_output=True, text=True, check=True).stdout
+        self.assertEqual(
+            {line.split()[-1].rsplit(":", 1)[0] for line in peers.splitlines()},
+            {network.address(host) for host in ("w1", "w2", "test")}, peers)
+
+        with self.queue() as queue:  # one transaction: both workers wake to 500 jobs
+            jobs = queue.job_queue()
+            for number in range(JOBS):
+                jobs.enqueue("noop", "/", {}, owner_id="admin", queue_path=QUEUE,
+                             dedup_key=f"scaleout-{number}")
+
+        def finished():
+            with self.queue() as queue:
+                stats = queue.job_queue().stats()
+            return stats["done"] + stats["failed"] + stats["cancelled"] == JOBS and stats
+        stats = self.wait_for(finished, 120, f"{JOBS} jobs to finish")
+        for host, worker in workers.items():
+            self.hosts[host].stop(worker)  # SIGTERM: it says it stopped, and exits 0
+            self.assertEqual(worker.returncode, 0, self.log(host, "worker")[-2000:])
+
+        self.assertEqual(
+            (stats["done"], stats["failed"], stats["queued"], stats["running"], stats["total"]),
+            (JOBS, 0, 0, 0, JOBS))
+        ran_by, result_names = {}, set()
+        with self.queue() as queue:
+            jobs = queue.job_queue()
+            done, total = jobs.list_jobs(state="done", size=JOBS + 1)
+            self.assertEqual(total, JOBS)
+            results = set(queue.results.objectIds())
+            for job in done:
+                events = [event["event"] for event in job.history]
+                finished_by = [event["actor"] for event in job.history
+                               if event["event"] == "finished"]
+                self.assertEqual(len(finished_by), 1, job.as_dict())
+                # Each attempt is a committed claim. Normally there is one; a
+                # second only after the first was handed back without storing
+                # anything (a step that met ConflictError 5 times in a row).
+                self.assertEqual(events.count("claimed"), job.attempts, job.as_dict())
+                self.assertEqual(job.attempts - 1, events.count("released"), job.as_dict())
+                ran_by[job.id] = finished_by[0]
+                result_names.add(job.result_path.rsplit("/", 1)[-1])
+            records = {record.worker_id: (record.hostname, record.pid, record.jobs_done)
+                       for record in jobs.workers()}
+        self.assertEqual(len(results), JOBS)
+        self.assertEqual(result_names, results)  # one result per job, none extra
+
+        counts = {host: list(ran_by.values()).count(worker_id)
+                  for host, worker_id in worker_ids.items()}
+        self.assertEqual(sum(counts.values()), JOBS, counts)
+        for host, worker_id in worker_ids.items():
+            # Both share the work: a busy worker claiming in its finishing
+            # commits must not starve the other one.
+            self.assertGreater(counts[host], JOBS // 10, f"the worker on {host} starved: {counts}")
+            # Its record in the queue (the Workers tab): its host, its PID, its count.
+            self.assertEqual(records[worker_id],
+                             (network.namespace(host), workers[host].pid, counts[host]))
+            self.assertEqual(self.log(host, "worker").count(" done in "), counts[host])
+
