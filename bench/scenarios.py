@@ -253,6 +253,13 @@ def throughput(bench, cfg, raw):
             rows.append(row("2 throughput", label + _capped(result), f"{rate:.1f}/s", baseline,
                             f"x{ratio:.3f} (>= 0.80)" if ratio else "n/a",
                             verdict(ratio is not None and ratio >= 0.8)))
+            if raw and raw.get("job_sized"):
+                # What limits it: a job's commit writes JOB_COMMIT_OBJECTS objects.
+                sized = raw["job_sized"]["commits_per_s"]
+                rows.append(row("2 throughput",
+                                f"  2w: vs raw commits of {JOB_COMMIT_OBJECTS} objects (1 client)",
+                                f"{rate:.1f}/s", f"{sized:.0f} commits/s",
+                                f"x{rate / sized:.3f}"))
         else:
             rows.append(row("2 throughput", label + _capped(result), f"{rate:.1f}/s", baseline,
                             f"x{ratio:.3f}" if ratio else "", "info"))
