@@ -733,7 +733,7 @@ class ReadingTests(QueueTestCase):
         b1 = self._enqueue(queue, owner_id="bob", report="summary", now=T0 + 3)
         queue.cancel(a1.id)
         self.assertEqual(queue.list_jobs(owner="alice"), ([a2, a1], 2))
-        self.assertEqual(queue.list_jobs(state=QUEUED), ([b1, a2], 2))
+        self.assertEqual(queue.list_jobs(state=QUEUED), ([a2, b1], 2))  # in claim order
         self.assertEqual(queue.list_jobs(report="summary"), ([b1, a1], 2))
         self.assertEqual(queue.list_jobs(owner="alice", state=QUEUED), ([a2], 1))
         self.assertEqual(

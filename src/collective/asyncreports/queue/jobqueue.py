@@ -127,7 +127,9 @@ class JobQueue(Persistent):
         self._by_owner = _index()
         # Never reassigned after this, so the queue object itself is not
         # rewritten by enqueues and claims; only the sets and counters are.
-        self._by_state = {state: _index() for state in ALL_STATES}
+        # Queued jobs are found through _due alone: one index fewer to write
+        # on every enqueue and claim (queues made before 1.0 have a stale one).
+        self._by_state = {state: _index() for state in ALL_STATES if state != QUEUED}
         self._counts = {state: Length() for state in ALL_STATES}
         self._dedup = OOBTree()
         self._workers = OOBTree()
@@ -202,7 +204,6 @@ class JobQueue(Persistent):
         )
         self._jobs[job_id] = job
         self._due.add(_due_key(job))
-        self._by_state[QUEUED].add(_newest_key(job))
         self._counts[QUEUED].change(1)
         self._newest.add(_newest_key(job))
         self._by_owner.add(_owner_key(job))
@@ -564,7 +565,9 @@ class JobQueue(Persistent):
     def list_jobs(self, state=None, owner=None, report=None, start=0, size=20):
         """Return ``(jobs, total)``: one page of jobs, newest first.
 
-        Filters combine. ``total`` counts every match, not just the page.
+        Queued jobs alone (``state="queued"``) come in the order they are
+        due to run instead. Filters combine. ``total`` counts every match,
+        not just the page.
         """
         if state is not None:
             _check_states([state])
@@ -572,7 +575,7 @@ class JobQueue(Persistent):
             keys = _keys(self._by_owner, (owner,), (owner, math.inf))
             total = None
         elif state is not None:
-            keys = _keys(self._by_state[state])
+            keys = _keys(self._due if state == QUEUED else self._by_state[state])
             total = self._counts[state]()
         else:
             keys = _keys(self._newest)
@@ -677,16 +680,18 @@ class JobQueue(Persistent):
         old = job.state
         if old == QUEUED:
             self._due.remove(_due_key(job))
-        elif old == RUNNING:
-            self._unassign(job)
-        self._by_state[old].remove(_newest_key(job))
+        else:
+            if old == RUNNING:
+                self._unassign(job)
+            self._by_state[old].remove(_newest_key(job))
         self._counts[old].change(-1)
         job.state = state
-        self._by_state[state].add(_newest_key(job))
         self._counts[state].change(1)
         if state == QUEUED:
             job.not_before = now if not_before is None else not_before
             self._due.add(_due_key(job))
+        else:
+            self._by_state[state].add(_newest_key(job))
         if state in FINAL_STATES:
             job.finished = now
         job.add_event(now, actor, event, detail)
