@@ -23,6 +23,18 @@ ADDONS = Path(__file__).parent / "addons"
 QUEUE = "/asyncreports"
 
 
+@contextmanager
+def queue_in(db):
+    """The /asyncreports queue of ``db`` in a fresh transaction, committed on success."""
+    manager = transaction.TransactionManager()
+    connection = db.open(transaction_manager=manager)
+    try:
+        with manager:
+            yield connection.root()["Application"].unrestrictedTraverse(QUEUE.lstrip("/"))
+    finally:
+        connection.close()
+
+
 class System:
     """ZEO server + /asyncreports queue (with test report types), stopped by PID."""
 
@@ -58,16 +70,9 @@ class System:
 
     # -- looking at the database ---------------------------------------------------
 
-    @contextmanager
     def queue(self):
         """The queue object in a fresh transaction, committed on success."""
-        manager = transaction.TransactionManager()
-        connection = self.db.open(transaction_manager=manager)
-        try:
-            with manager:
-                yield connection.root()["Application"].unrestrictedTraverse(QUEUE.lstrip("/"))
-        finally:
-            connection.close()
+        return queue_in(self.db)
 
     def submit(self, report, params=None, owner="admin", path="/", **options):
         """Enqueue directly (as a web request would) and return the job id."""

@@ -393,20 +393,18 @@ class SiteSetupFlowTests(PloneTestCase):
         expect(page.locator(f"tr[data-job='{queued}'] [data-field=state]")).to_have_text(
             "queued")
 
-        page.locator(f"tr[data-job='{queued}'] input[name='job_ids:list']").check()
-        with page.expect_navigation():
-            page.get_by_role("button", name="Cancel", exact=True).click()
-        expect(page.get_by_text("Cancelled 1 job(s).")).to_be_visible()
-        expect(page.locator(f"tr[data-job='{queued}'] [data-field=state]")).to_have_text(
-            "cancelled")
+        def act_on(job_id, button, message, state):
+            page.locator(f"tr[data-job='{job_id}'] input[name='job_ids:list']").check()
+            with page.expect_navigation():
+                page.get_by_role("button", name=button, exact=True).click()
+            expect(page.get_by_text(message)).to_be_visible()
+            expect(page.locator(f"tr[data-job='{job_id}'] [data-field=state]")).to_have_text(
+                state)
 
-        page.locator(f"tr[data-job='{failed}'] input[name='job_ids:list']").check()
-        with page.expect_navigation():
-            page.get_by_role("button", name="Retry", exact=True).click()
-        expect(page.get_by_text("Requeued 1 job(s).")).to_be_visible()
-        retried = page.locator(f"tr[data-job='{failed}']")
-        expect(retried.locator("[data-field=state]")).to_have_text("queued")
-        expect(retried.locator("[data-field=attempts]")).to_have_text("0/3")
+        act_on(queued, "Cancel", "Cancelled 1 job(s).", "cancelled")
+        act_on(failed, "Retry", "Requeued 1 job(s).", "queued")
+        expect(page.locator(f"tr[data-job='{failed}'] [data-field=attempts]")).to_have_text(
+            "0/3")
         screenshot(page, "plone-queue", full_page=True)
         self.assertEqual(self.layer.job_state(PLONE_QUEUE, queued), "cancelled")
         self.assertEqual(self.layer.job_state(PLONE_QUEUE, failed), "queued")

@@ -19,17 +19,16 @@ import subprocess
 import tempfile
 import time
 import unittest
-from contextlib import contextmanager
 from pathlib import Path
 
-import transaction
 import ZEO
 
 from collective.asyncreports.devinstance import Instance
+from tests.system import QUEUE
+from tests.system import queue_in
 
 
 ADDONS = Path(__file__).parent / "addons"
-QUEUE = "/asyncreports"
 JOBS = 500
 ZEO_PORT = 8100  # every namespace has all its ports free
 HOSTS = ("zeo", "w1", "w2")  # host name -> address .1, .2, .3 on the LAN
@@ -196,15 +195,8 @@ class ScaleOutTests(unittest.TestCase):
             jobs.lease_seconds = self.lease_seconds
             jobs.backoff_seconds = jobs.backoff_max = 0
 
-    @contextmanager
     def queue(self):
-        manager = transaction.TransactionManager()
-        connection = self.db.open(transaction_manager=manager)
-        try:
-            with manager:
-                yield connection.root()["Application"].unrestrictedTraverse(QUEUE.lstrip("/"))
-        finally:
-            connection.close()
+        return queue_in(self.db)
 
     def wait_for(self, predicate, timeout, what):
         deadline = time.monotonic() + timeout
