@@ -23,6 +23,17 @@ ADDONS = Path(__file__).parent / "addons"
 QUEUE = "/asyncreports"
 
 
+def wait_for(predicate, timeout=60, what="condition"):
+    """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
 @contextmanager
 def queue_in(db):
     """The /asyncreports queue of ``db`` in a fresh transaction, committed on success."""
@@ -99,14 +110,7 @@ class System:
             return list(queue.results.objectIds())
 
     def wait_for(self, predicate, timeout=60, what="condition"):
-        """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        return wait_for(predicate, timeout, what)
 
     def wait_for_state(self, job_id, *states, timeout=60):
         return self.wait_for(

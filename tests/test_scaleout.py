@@ -17,7 +17,6 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 import unittest
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import ZEO
 from collective.asyncreports.devinstance import Instance
 from tests.system import QUEUE
 from tests.system import queue_in
+from tests.system import wait_for
 
 
 ADDONS = Path(__file__).parent / "addons"
@@ -199,13 +199,7 @@ class ScaleOutTests(unittest.TestCase):
         return queue_in(self.db)
 
     def wait_for(self, predicate, timeout, what):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = predicate()
-            if value:
-                return value
-            time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        return wait_for(predicate, timeout, what)
 
     def log(self, host, name):
         path = self.hosts[host].var / "log" / f"{name}.out"
