@@ -287,3 +287,13 @@ class RegistryTests(ZMITestCase):
         self.assertIn("results", self.app.more.objectIds())
         self.assertIn("/more", queue_paths(self.app._p_jar.root()))
 
+    def test_adding_by_get_is_refused(self):
+        browser = self.browser(testing.MANAGER)
+        browser.handleErrors = True
+        browser.raiseHttpErrors = False
+        browser.open("http://nohost/manage_addProduct/collective.asyncreports/"
+                     "manage_addAsyncReportQueue?id=sneaky")
+        self.assertTrue(browser.headers["status"].startswith("403"), browser.headers["status"])
+        transaction.begin()
+        self.assertNotIn("sneaky", self.app.objectIds())
+

@@ -13,6 +13,7 @@ from AccessControl.class_init import InitializeClass
 from OFS.Folder import Folder
 from Products.BTreeFolder2.BTreeFolder2 import BTreeFolder2
 from Products.PageTemplates.PageTemplateFile import PageTemplateFile
+from zExceptions import Forbidden
 from zope.interface import implementer
 from ZPublisher import zpublish
 
@@ -397,6 +398,9 @@ manage_addAsyncReportQueueForm = PageTemplateFile(
 
 def manage_addAsyncReportQueue(self, id, title="", REQUEST=None):
     """Add an Async Report Queue (with its results folder) to this container."""
+    if REQUEST is not None and REQUEST.get("REQUEST_METHOD") != "POST":
+        # A link or an image must not add objects: the add form posts.
+        raise Forbidden("adding an Async Report Queue needs a POST from its add form")
     self._setObject(id, AsyncReportQueue(id, title))
     queue = self._getOb(id)
     queue.results_folder()
