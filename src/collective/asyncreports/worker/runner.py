@@ -1,5 +1,6 @@
 """Running one claimed job: own connection, synthetic request, the owner's rights."""
 
+import itertools
 import random
 import time
 import traceback
@@ -49,10 +50,12 @@ def _nearest_site(obj):
     return None
 
 
-# Storing a rendered result is retried this often on conflicts, first after
-# up to STORE_BACKOFF seconds, doubling, before the whole job is run again.
-STORE_ATTEMPTS = 10
-STORE_BACKOFF = 0.01
+# Storing a rendered result is retried this often on conflicts, each time
+# after up to STORE_PAUSE seconds, before the whole job is run again; the
+# first STORE_CLAIMING_ATTEMPTS tries also claim the next job.
+STORE_ATTEMPTS = 20
+STORE_PAUSE = 0.005
+STORE_CLAIMING_ATTEMPTS = 3
 
 # How often a job connection's cache is emptied (see JobRunner._session).
 MINIMIZE_EVERY_SESSIONS = 100
@@ -219,17 +222,17 @@ class JobRunner:
                 return outcome, detail, claim
 
             # The first try commits in the report's own transaction. On a
-            # conflict only this short step is redone, with the same PDF, and
-            # without the next claim (the conflict may have been over that job).
-            try:
-                return store(next_claim)
-            except TransientError:
-                manager.abort()
-                # Other workers' commits split and empty the same index buckets
-                # all the time: retry soon and often, it is cheap.
-                return self._retrying(lambda: store(None), attempts=STORE_ATTEMPTS,
-                                      before_retry=manager.abort,
-                                      backoff=min(self.step_backoff, STORE_BACKOFF))
+            # conflict only this short step is redone, with the same PDF.
+            # Busy workers split and empty the same index buckets all the
+            # time, and each try has about even odds: retry at once and
+            # often (a growing backoff left one worker waiting seconds while
+            # another ran hundreds of jobs). The first retries claim a next
+            # job too, for the same reason; it is rarely the one fought over.
+            tries = itertools.count(1)
+            return self._retrying(
+                lambda: store(next_claim if next(tries) <= STORE_CLAIMING_ATTEMPTS else None),
+                attempts=STORE_ATTEMPTS, before_retry=manager.abort,
+                pause=lambda attempt: random.uniform(0, min(self.step_backoff, STORE_PAUSE)))
 
     def record_failure(self, queue_path, job_id, token, exc):
         """Store the error log and mark the job failed, in a transaction of its own."""
@@ -273,9 +276,12 @@ class JobRunner:
             return RELEASED, f"{message}; could not hand back ({exc}), lease will expire"
         return RELEASED, f"{message}; job is {state} again"
 
-    def _retrying(self, step, attempts=5, before_retry=None, backoff=None):
-        """Run ``step()`` and retry it on transient errors, backing off with jitter."""
-        backoff = self.step_backoff if backoff is None else backoff
+    def _retrying(self, step, attempts=5, before_retry=None, pause=None):
+        """Run ``step()`` and retry it on transient errors.
+
+        Between tries it sleeps ``pause(attempt)`` seconds; by default a
+        random part of a backoff that doubles from ``step_backoff``.
+        """
         for attempt in range(1, attempts + 1):
             try:
                 return step()
@@ -284,4 +290,7 @@ class JobRunner:
                     raise
                 if before_retry is not None:
                     before_retry()
-                time.sleep(random.uniform(0, backoff * 2 ** (attempt - 1)))
+                if pause is None:
+                    time.sleep(random.uniform(0, self.step_backoff * 2 ** (attempt - 1)))
+                else:
+                    time.sleep(pause(attempt))
