@@ -186,6 +186,17 @@ class WorkerLoopTests(RunnerTestCase):
         states = sorted(self.jobs.get(i).state for i in ids)
         self.assertEqual(states, ["done", "done", "queued"])
 
+    def test_max_jobs_holds_for_threads_claiming_as_they_finish(self):
+        # Each job thread claims the next job in its finishing commit: the
+        # threads share one budget, so no more than --max-jobs jobs run.
+        ids = [self.enqueue() for _ in range(7)]
+        worker = Worker(self.layer["zodbDB"], concurrency=2, max_jobs=5, worker_id=WORKER)
+        self.assertEqual(worker.run(), EXIT_RECYCLE)
+        transaction.begin()
+        states = sorted(self.jobs.get(i).state for i in ids)
+        self.assertEqual(states, ["done"] * 5 + ["queued"] * 2)
+        self.assertEqual(self.jobs.worker(WORKER).jobs_done, 5)
+
     def test_worker_without_queues_says_so(self):
         self.app.manage_delObjects([testing.QUEUE_ID])
         transaction.commit()
