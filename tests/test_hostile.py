@@ -7,7 +7,6 @@ from AccessControl import ClassSecurityInfo
 from AccessControl.class_init import InitializeClass
 from OFS.Folder import manage_addFolder
 from OFS.SimpleItem import SimpleItem
-from plone.testing.zope import Browser
 from plone.testing.zope import login
 from plone.testing.zope import logout
 from ZODB.POSException import ConflictError
@@ -55,11 +54,8 @@ class HostileTestCase(unittest.TestCase):
         self.queue = self.app[testing.QUEUE_ID]
         self.jobs = self.queue.job_queue()
 
-    def browser(self, user):
-        browser = Browser(self.app)
-        browser.handleErrors = False
-        browser.addHeader("Authorization", f"Basic {user}:{testing.PASSWORD}")
-        return browser
+    def browser(self, user=None):
+        return testing.browser(self.app, user)
 
 
 class RequestTransactionTests(HostileTestCase):
@@ -236,7 +232,7 @@ class GuessingTests(HostileTestCase):
         owner.open(url)
         self.assertEqual(owner.headers["Content-Type"], "application/pdf")
         for intruder in (testing.OTHER_REPORTER, testing.BYSTANDER, None):
-            browser = self.browser(intruder) if intruder else Browser(self.app)
+            browser = self.browser(intruder)
             browser.handleErrors = True
             browser.raiseHttpErrors = False
             browser.open(url)

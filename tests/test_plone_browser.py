@@ -5,8 +5,8 @@ import unittest
 
 import transaction
 from plone import api
-from plone.testing.zope import Browser
 
+from collective.asyncreports import testing as base_testing
 from collective.asyncreports.plone import testing
 from collective.asyncreports.plone.queue import QUEUE_ID
 
@@ -24,11 +24,7 @@ class BrowserTestCase(unittest.TestCase):
         self.jobs = self.portal[QUEUE_ID].job_queue()
 
     def browser(self, user_id=None):
-        browser = Browser(self.app)
-        browser.handleErrors = False
-        if user_id:
-            browser.addHeader("Authorization", f"Basic {user_id}:{testing.PASSWORD}")
-        return browser
+        return base_testing.browser(self.app, user_id)
 
     def assertRefused(self, url, user_id=None):
         """Plone answers Unauthorized with a login or insufficient-privileges page."""

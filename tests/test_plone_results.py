@@ -7,12 +7,12 @@ import pypdf
 import transaction
 from plone import api
 from plone.app.testing import logout
-from plone.testing.zope import Browser
 from Testing.makerequest import makerequest
 from zExceptions import Unauthorized
 from zope.component import getGlobalSiteManager
 from zope.component.hooks import setSite
 
+from collective.asyncreports import testing as base_testing
 from collective.asyncreports.plone import testing
 from collective.asyncreports.plone.queue import QUEUE_ID
 from collective.asyncreports.reports.base import ReportType
@@ -115,14 +115,9 @@ class PloneRunnerTests(unittest.TestCase):
         outcome, job = self.run_job(self.enqueue())
         url = self.app.REQUEST.physicalPathToURL(job.result_path)
         for user_id in (testing.OTHER_EDITOR, testing.MEMBER, None):
-            browser = Browser(self.app)
-            browser.handleErrors = False
-            if user_id:
-                browser.addHeader("Authorization", f"Basic {user_id}:{testing.PASSWORD}")
             with self.assertRaises(Unauthorized, msg=user_id):
-                browser.open(url + "/@@download/file")
-        owner = Browser(self.app)
-        owner.addHeader("Authorization", f"Basic {testing.EDITOR}:{testing.PASSWORD}")
+                base_testing.browser(self.app, user_id).open(url + "/@@download/file")
+        owner = base_testing.browser(self.app, testing.EDITOR)
         owner.open(url + "/@@download/file")
         self.assertEqual(owner.headers["Content-Type"], "application/pdf")
         self.assertTrue(owner.contents.startswith(b"%PDF"))

@@ -4,7 +4,6 @@ import re
 import unittest
 
 import transaction
-from plone.testing.zope import Browser
 
 from collective.asyncreports import testing
 from collective.asyncreports.locations import queue_paths
@@ -22,11 +21,7 @@ class ZMITestCase(unittest.TestCase):
         self.jobs = self.queue.job_queue()
 
     def browser(self, user):
-        browser = Browser(self.app)
-        browser.handleErrors = False
-        browser.raiseHttpErrors = True
-        browser.addHeader("Authorization", f"Basic {user}:{testing.PASSWORD}")
-        return browser
+        return testing.browser(self.app, user)
 
     def submit(self, user, path="/docs", **params):
         browser = self.browser(user)

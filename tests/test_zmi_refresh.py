@@ -4,7 +4,6 @@ import re
 import unittest
 
 import transaction
-from plone.testing.zope import Browser
 
 from collective.asyncreports import testing
 
@@ -29,12 +28,7 @@ class QueueRowsTests(unittest.TestCase):
             queue_path="/" + testing.QUEUE_ID).id
 
     def browser(self, user=None):
-        browser = Browser(self.app)
-        browser.handleErrors = False
-        browser.raiseHttpErrors = True
-        if user:
-            browser.addHeader("Authorization", f"Basic {user}:{testing.PASSWORD}")
-        return browser
+        return testing.browser(self.app, user)
 
     def rows(self, user, query=""):
         browser = self.browser(user)

@@ -19,6 +19,15 @@ BYSTANDER = "bob"  # authenticated, no rights on the queue
 REPORTER_ROLE = "Reporter"
 
 
+def browser(app, user=None):
+    """A zope.testbrowser on ``app`` that raises errors; as ``user`` (basic auth) if given."""
+    browser = zope.Browser(app)
+    browser.handleErrors = False
+    if user:
+        browser.addHeader("Authorization", f"Basic {user}:{PASSWORD}")
+    return browser
+
+
 def build_fixture(app):
     """Add users, a Reporter role, a queue and a small folder tree to ``app``."""
     from collective.asyncreports.zmi.queue import manage_addAsyncReportQueue

@@ -8,8 +8,9 @@ from plone.app.testing import PloneSandboxLayer
 from plone.app.testing import applyProfile
 from plone.testing import zope
 
+from collective.asyncreports.testing import PASSWORD
 
-PASSWORD = "secret-password"
+
 EDITOR = "editor"  # may queue reports
 OTHER_EDITOR = "olivia"  # may queue too, must not see the editor's results
 MEMBER = "mark"  # an ordinary member: may not queue
