@@ -4,6 +4,7 @@ The test process talks to the same ZEO server through a connection of its own,
 so it sees exactly what the workers committed.
 """
 
+import io
 import os
 import shutil
 import signal
@@ -12,6 +13,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import pypdf
 import transaction
 import ZEO
 
@@ -21,6 +23,48 @@ from collective.asyncreports.devinstance import free_port
 
 ADDONS = Path(__file__).parent / "addons"
 QUEUE = "/asyncreports"
+
+
+def started_instance(home, bootstrap_args, prepare=None, **options):
+    """An Instance in ``home``, running: ZEO server, ``bootstrap``, then
+    ``prepare(app)`` committed over a ZEO connection of our own, then Zope.
+
+    If any step fails, everything started is stopped and ``home`` removed.
+    """
+    instance = Instance(home, free_port(), free_port(), **options)
+    try:
+        instance.write_configuration()
+        instance.start_zeo()
+        instance.bootstrap(*bootstrap_args)
+        if prepare is not None:
+            write_over_zeo(instance, prepare)
+        instance.start_zope()
+    except BaseException:
+        discard(instance)
+        raise
+    return instance
+
+
+def discard(instance):
+    """Stop every process of ``instance`` by PID and remove its home."""
+    instance.stop_all()
+    shutil.rmtree(instance.home, ignore_errors=True)
+
+
+def write_over_zeo(instance, step):
+    """Run ``step(app)`` and commit, over a ZEO connection of our own."""
+    db = ZEO.DB(("127.0.0.1", instance.zeo_port))
+    try:
+        with db.transaction() as connection:
+            step(connection.root()["Application"])
+    finally:
+        transaction.abort()  # OFS adds may take savepoints of the thread's transaction
+        db.close()
+
+
+def pdf_text(data):
+    """The text of a PDF, page after page (pypdf)."""
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
 
 
 def wait_for(predicate, timeout=60, what="condition"):
@@ -35,13 +79,13 @@ def wait_for(predicate, timeout=60, what="condition"):
 
 
 @contextmanager
-def queue_in(db):
-    """The /asyncreports queue of ``db`` in a fresh transaction, committed on success."""
+def queue_in(db, path=QUEUE):
+    """The queue at ``path`` in ``db``, in a fresh transaction, committed on success."""
     manager = transaction.TransactionManager()
     connection = db.open(transaction_manager=manager)
     try:
         with manager:
-            yield connection.root()["Application"].unrestrictedTraverse(QUEUE.lstrip("/"))
+            yield connection.root()["Application"].unrestrictedTraverse(path.lstrip("/"))
     finally:
         connection.close()
 
@@ -76,8 +120,7 @@ class System:
             self.stop_worker(worker, sig=signal.SIGKILL)
         if self.db is not None:
             self.db.close()
-        self.instance.stop_all()
-        shutil.rmtree(self.home, ignore_errors=True)
+        discard(self.instance)
 
     # -- looking at the database ---------------------------------------------------
 

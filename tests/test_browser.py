@@ -9,7 +9,6 @@ Without /usr/bin/chromium, or when Playwright cannot start it, every test
 here skips and says why.
 """
 
-import io
 import shutil
 import tempfile
 import time
@@ -17,17 +16,17 @@ import unittest
 import urllib.parse
 from pathlib import Path
 
-import pypdf
-import transaction
 import ZEO
 from OFS.Folder import manage_addFolder
 from OFS.Image import manage_addFile
 
-from collective.asyncreports.devinstance import Instance
-from collective.asyncreports.devinstance import free_port
 from collective.asyncreports.devinstance import plone_installed
 from tests.browser import chromium
 from tests.browser.chromium import screenshot
+from tests.system import discard
+from tests.system import pdf_text
+from tests.system import queue_in
+from tests.system import started_instance
 
 
 ADMIN_PASSWORD = "admin-password"
@@ -39,8 +38,18 @@ TIMEOUT = 30_000  # ms, for every Playwright wait
 JOB_TIMEOUT = 90_000  # ms, for a job to be run by a worker that has to boot first
 
 
-def pdf_text(data):
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+def build_site(app):
+    """Content for the ZMI report; a plain member and a Manager in Plone."""
+    manage_addFolder(app, "docs", "Documents")
+    manage_addFile(app.docs, "agenda.txt", b"1. Welcome", "Agenda")
+    manage_addFolder(app.docs, "minutes", "Meeting minutes")
+    manage_addFile(app.docs.minutes, "2026-01.txt", b"x" * 1234, "January minutes")
+    if "Plone" in app.objectIds():
+        users = app.Plone.acl_users
+        for user_id, password, role in ((MEMBER, MEMBER_PASSWORD, "Member"),
+                                        (SITE_MANAGER, SITE_MANAGER_PASSWORD, "Manager")):
+            users.source_users.addUser(user_id, user_id, password)
+            users.portal_role_manager.assignRoleToPrincipal(role, user_id)
 
 
 class LiveSiteLayer:
@@ -58,15 +67,11 @@ class LiveSiteLayer:
             cls.unavailable = str(exc)
             return
         cls.home = Path(tempfile.mkdtemp(prefix="asyncreports-browser-"))
-        cls.instance = Instance(cls.home, free_port(), free_port())
+        plone = ["--plone"] if plone_installed() else []
         try:
-            cls.instance.write_configuration()
-            cls.instance.start_zeo()
-            cls.instance.bootstrap(
-                "--password", ADMIN_PASSWORD, *(["--plone"] if plone_installed() else []))
+            cls.instance = started_instance(
+                cls.home, ["--password", ADMIN_PASSWORD, *plone], prepare=build_site)
             cls.db = ZEO.DB(("127.0.0.1", cls.instance.zeo_port))
-            cls.build_site()
-            cls.instance.start_zope()
         except BaseException:
             cls.tearDown()
             raise
@@ -83,45 +88,17 @@ class LiveSiteLayer:
             cls.db.close()
             cls.db = None
         if cls.instance is not None:
-            cls.instance.stop_all()
+            discard(cls.instance)
             cls.instance = None
         if cls.home is not None:
             shutil.rmtree(cls.home, ignore_errors=True)
             cls.home = None
 
     @classmethod
-    def build_site(cls):
-        """Content for the ZMI report; a plain member and a Manager in Plone."""
-        try:
-            with cls.db.transaction() as connection:
-                app = connection.root()["Application"]
-                manage_addFolder(app, "docs", "Documents")
-                manage_addFile(app.docs, "agenda.txt", b"1. Welcome", "Agenda")
-                manage_addFolder(app.docs, "minutes", "Meeting minutes")
-                manage_addFile(app.docs.minutes, "2026-01.txt", b"x" * 1234,
-                               "January minutes")
-                if "Plone" in app.objectIds():
-                    users = app.Plone.acl_users
-                    for user_id, password, role in (
-                            (MEMBER, MEMBER_PASSWORD, "Member"),
-                            (SITE_MANAGER, SITE_MANAGER_PASSWORD, "Manager")):
-                        users.source_users.addUser(user_id, user_id, password)
-                        users.portal_role_manager.assignRoleToPrincipal(role, user_id)
-        finally:
-            transaction.abort()
-
-    @classmethod
     def job_state(cls, queue_path, job_id):
         """The job's state as committed in the database, read over ZEO."""
-        manager = transaction.TransactionManager()
-        connection = cls.db.open(transaction_manager=manager)
-        try:
-            with manager:
-                queue = connection.root()["Application"].unrestrictedTraverse(
-                    queue_path.lstrip("/"))
-                return queue.job_queue().get(job_id).state
-        finally:
-            connection.close()
+        with queue_in(cls.db, queue_path) as queue:
+            return queue.job_queue().get(job_id).state
 
 
 class BrowserTestCase(unittest.TestCase):

@@ -1,10 +1,8 @@
 """End to end: a real ZEO server, a real Zope WSGI instance and real worker processes."""
 
 import base64
-import io
 import json
 import re
-import shutil
 import subprocess
 import tempfile
 import textwrap
@@ -15,9 +13,6 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-import pypdf
-import transaction
-import ZEO
 from OFS.Folder import manage_addFolder
 from OFS.Image import manage_addFile
 
@@ -25,6 +20,10 @@ from collective.asyncreports.devinstance import BIN
 from collective.asyncreports.devinstance import Instance
 from collective.asyncreports.devinstance import free_port
 from collective.asyncreports.permissions import QueueReport
+from tests.system import discard
+from tests.system import pdf_text
+from tests.system import started_instance
+from tests.system import write_over_zeo
 
 
 PASSWORD = "e2e-password"
@@ -61,10 +60,6 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def pdf_text(data):
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
-
-
 class RunningSystemLayer:
     """A zope.testrunner layer: one ZEO server and one Zope instance, stopped by PID."""
 
@@ -75,49 +70,29 @@ class RunningSystemLayer:
         addon.mkdir(parents=True)
         (addon / "__init__.py").write_text(textwrap.dedent(BROKEN_REPORT))
         (addon / "configure.zcml").write_text(BROKEN_ZCML)
-        cls.instance = Instance(
-            cls.home, free_port(), free_port(), extra_packages=["brokenreport"],
-            env={"PYTHONPATH": str(cls.home / "addons")})
-        try:
-            cls.instance.write_configuration()
-            cls.instance.start_zeo()
-            cls.instance.bootstrap("--password", PASSWORD)
-            cls.build_site()
-            cls.instance.start_zope()
-        except BaseException:
-            cls.tearDown()
-            raise
+        cls.instance = started_instance(
+            cls.home, ["--password", PASSWORD], prepare=build_site,
+            extra_packages=["brokenreport"], env={"PYTHONPATH": str(cls.home / "addons")})
 
     @classmethod
     def tearDown(cls):
-        cls.instance.stop_all()
-        shutil.rmtree(cls.home, ignore_errors=True)
+        discard(cls.instance)
 
-    @classmethod
-    def build_site(cls):
-        """Users, a Reporter role and content, written over a ZEO connection of our own."""
-        db = ZEO.DB(("127.0.0.1", cls.instance.zeo_port))
-        try:
-            with db.transaction() as connection:
-                app = connection.root()["Application"]
-                app._addRole("Reporter")
-                for user_id, roles in (("alice", ["Reporter"]), ("carol", ["Reporter"]),
-                                       ("bob", [])):
-                    app.acl_users._doAddUser(user_id, PASSWORD, roles, [])
-                queue = app.asyncreports
-                queue.manage_permission(QueueReport, ["Manager", "Reporter"], acquire=0)
-                queue.manage_permission(
-                    "View management screens", ["Manager", "Reporter"], acquire=0)
-                manage_addFolder(app, "docs", "Documents")
-                manage_addFile(app.docs, "agenda.txt", b"1. Welcome", "Agenda")
-                manage_addFolder(app.docs, "minutes", "Meeting minutes")
-                manage_addFile(app.docs.minutes, "2026-01.txt", b"x" * 1234,
-                               "January minutes")
-                manage_addFolder(app, "secret", "Not for reporters")
-                app.secret.manage_permission("View", ["Manager"], acquire=0)
-        finally:
-            transaction.abort()
-            db.close()
+
+def build_site(app):
+    """Users, a Reporter role and content."""
+    app._addRole("Reporter")
+    for user_id, roles in (("alice", ["Reporter"]), ("carol", ["Reporter"]), ("bob", [])):
+        app.acl_users._doAddUser(user_id, PASSWORD, roles, [])
+    queue = app.asyncreports
+    queue.manage_permission(QueueReport, ["Manager", "Reporter"], acquire=0)
+    queue.manage_permission("View management screens", ["Manager", "Reporter"], acquire=0)
+    manage_addFolder(app, "docs", "Documents")
+    manage_addFile(app.docs, "agenda.txt", b"1. Welcome", "Agenda")
+    manage_addFolder(app.docs, "minutes", "Meeting minutes")
+    manage_addFile(app.docs.minutes, "2026-01.txt", b"x" * 1234, "January minutes")
+    manage_addFolder(app, "secret", "Not for reporters")
+    app.secret.manage_permission("View", ["Manager"], acquire=0)
 
 
 class EndToEndTests(unittest.TestCase):
@@ -225,17 +200,13 @@ class EndToEndTests(unittest.TestCase):
     def test_view_removed_after_submit_fails_the_job_unauthorized(self):
         job_id = self.cli("submit", "object-inventory", "--path", "/docs/minutes",
                           "--user", "alice").stdout.strip()
-        db = ZEO.DB(("127.0.0.1", self.instance.zeo_port))
+        write_over_zeo(self.instance, lambda app: app.docs.minutes.manage_permission(
+            "View", ["Manager"], acquire=0))
         try:
-            with db.transaction() as connection:
-                minutes = connection.root()["Application"].docs.minutes
-                minutes.manage_permission("View", ["Manager"], acquire=0)
             self.run_worker_once()
         finally:
-            with db.transaction() as connection:
-                minutes = connection.root()["Application"].docs.minutes
-                minutes.manage_permission("View", [], acquire=1)
-            db.close()
+            write_over_zeo(self.instance, lambda app: app.docs.minutes.manage_permission(
+                "View", [], acquire=1))
         job = self.show(job_id)
         self.assertEqual(job["state"], "failed")
         self.assertIn("Unauthorized", job["error_message"])
@@ -294,5 +265,4 @@ class WorkerWaitsForZEOTests(unittest.TestCase):
             self.assertIn(f"ZEO server 127.0.0.1:{instance.zeo_port} is up", log)
             self.assertIn("no queues to serve", log)
         finally:
-            instance.stop_all()
-            shutil.rmtree(home, ignore_errors=True)
+            discard(instance)

@@ -1,21 +1,17 @@
 """End to end in Plone: a site on a real ZEO server, the browser form, a real worker."""
 
 import base64
-import io
 import json
-import shutil
 import tempfile
 import unittest
 from pathlib import Path
 
-import pypdf
-import transaction
-import ZEO
 from wsgiproxy import HostProxy
 from zope.testbrowser.browser import Browser
 
-from collective.asyncreports.devinstance import Instance
-from collective.asyncreports.devinstance import free_port
+from tests.system import discard
+from tests.system import pdf_text
+from tests.system import started_instance
 
 
 QUEUE = "/Plone/portal_asyncreports"
@@ -26,35 +22,20 @@ class PloneSystemLayer:
 
     @classmethod
     def setUp(cls):
-        cls.home = Path(tempfile.mkdtemp(prefix="asyncreports-plone-e2e-"))
-        cls.instance = Instance(cls.home, free_port(), free_port())
-        try:
-            cls.instance.write_configuration()
-            cls.instance.start_zeo()
-            cls.instance.bootstrap("--password", "admin-password", "--plone")
-            cls.add_member("member", "member-password")
-            cls.instance.start_zope()
-        except BaseException:
-            cls.tearDown()
-            raise
+        home = Path(tempfile.mkdtemp(prefix="asyncreports-plone-e2e-"))
+        cls.instance = started_instance(
+            home, ["--password", "admin-password", "--plone"], prepare=add_member)
 
     @classmethod
     def tearDown(cls):
-        cls.instance.stop_all()
-        shutil.rmtree(cls.home, ignore_errors=True)
+        discard(cls.instance)
 
-    @classmethod
-    def add_member(cls, user_id, password):
-        """A plain Member of the site, written over a ZEO connection of our own."""
-        db = ZEO.DB(("127.0.0.1", cls.instance.zeo_port))
-        try:
-            with db.transaction() as connection:
-                users = connection.root()["Application"].Plone.acl_users
-                users.source_users.addUser(user_id, user_id, password)
-                users.portal_role_manager.assignRoleToPrincipal("Member", user_id)
-        finally:
-            transaction.abort()
-            db.close()
+
+def add_member(app):
+    """A plain Member of the site."""
+    users = app.Plone.acl_users
+    users.source_users.addUser("member", "member", "member-password")
+    users.portal_role_manager.assignRoleToPrincipal("Member", "member")
 
 
 class PloneEndToEndTests(unittest.TestCase):
@@ -87,8 +68,7 @@ class PloneEndToEndTests(unittest.TestCase):
 
         editor.open(job["result_url"] + "/@@download/file")
         self.assertEqual(editor.headers["Content-Type"], "application/pdf")
-        text = "\n".join(page.extract_text()
-                         for page in pypdf.PdfReader(io.BytesIO(editor.contents)).pages)
+        text = pdf_text(editor.contents)
         for title in ("Welcome", "Annual plan", "Meeting notes", "News"):
             self.assertIn(title, text)
 

@@ -1,9 +1,7 @@
 """The runner in a Plone site: results as private File content, run as the submitter."""
 
-import io
 import unittest
 
-import pypdf
 import transaction
 from plone import api
 from plone.app.testing import logout
@@ -18,6 +16,7 @@ from collective.asyncreports.plone.queue import QUEUE_ID
 from collective.asyncreports.reports.base import ReportType
 from collective.asyncreports.reports.interfaces import IReportType
 from collective.asyncreports.worker import runner
+from tests.system import pdf_text
 
 
 WORKER = "plone-test-worker"
@@ -42,8 +41,6 @@ class BigReport(ReportType):
         return b"%PDF-1.4\n" + bytes(BIG)
 
 
-def pdf_text(data):
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
 
 
 class PloneRunnerTests(unittest.TestCase):
