@@ -227,6 +227,7 @@ class Worker:
         self.signals = 0
         self.abandoned = []  # futures whose thread is stuck in report code
         self.jobs_run = 0
+        self.memory_given_back_at = 0  # jobs_run when memory was last given back
         self.outcomes = {}  # outcome -> count, reported by heartbeats
         self.last_job_id = None
         self.running_ids = ()
@@ -394,7 +395,15 @@ class Worker:
         self.running_ids = tuple(job_id for _, job_id, _ in running.values())
 
     def _give_back_memory(self):
-        # Ghosts of the jobs the reaper looked at, kept by cached index buckets.
+        """Empty the loop's cache and trim the heap, once per run of jobs.
+
+        The cache holds ghosts of the jobs the reaper looked at, kept by
+        cached index buckets. An idle worker comes here on every poll: with
+        no job run since the last time there is nothing to give back.
+        """
+        if self.jobs_run == self.memory_given_back_at:
+            return
+        self.memory_given_back_at = self.jobs_run
         self.session.connection.cacheMinimize()
         give_back_memory()
 
