@@ -1,12 +1,15 @@
 """The job runner and worker loop in-process, on the functional layer's database."""
 
 import io
+import time
 import unittest
+from unittest import mock
 
 import pypdf
 import transaction
 from AccessControl import getSecurityManager
 from AccessControl.SpecialUsers import nobody
+from Acquisition import aq_base
 from ZODB.POSException import ConflictError
 from zope.component import getGlobalSiteManager
 from zope.component.hooks import getSite
@@ -17,7 +20,10 @@ from collective.asyncreports.reports.base import ReportType
 from collective.asyncreports.reports.interfaces import IReportType
 from collective.asyncreports.worker import runner
 from collective.asyncreports.worker.loop import EXIT_RECYCLE
+from collective.asyncreports.worker.loop import MAX_BATCH
 from collective.asyncreports.worker.loop import Worker
+from collective.asyncreports.worker.loop import batch_size
+from tests.system import pdf_text
 
 
 WORKER = "test-worker"
@@ -31,15 +37,22 @@ class WhoAmI(ReportType):
     def __init__(self):
         self.conflicts_left = 0
         self.error = None
+        self.fail_for = None  # owner whose jobs raise self.error
+        self.seconds = 0
 
     def render(self, context, request, parameters):
+        time.sleep(self.seconds)
+        user = getSecurityManager().getUser().getId()
+        if self.fail_for == user:
+            raise ValueError(f"no report for {user}")
         if self.conflicts_left:
             self.conflicts_left -= 1
             raise ConflictError("simulated conflict")
         if self.error is not None:
             raise self.error
         document = Document("Who am I")
-        document.paragraph(f"user={getSecurityManager().getUser().getId()}")
+        document.paragraph(f"user={user}")
+        document.paragraph(f"request={id(request)}")
         document.paragraph(f"url={context.absolute_url()}")
         return document
 
@@ -166,6 +179,107 @@ class RunnerTests(RunnerTestCase):
         self.assertEqual(self.jobs.get(job_id).state, "running")
 
 
+class BatchTests(RunnerTestCase):
+    """Claimed jobs run one after another in one connection and end in one commit."""
+
+    def claim_all(self):
+        claims = [("/asyncreports", job.id, job.lease_token)
+                  for job in self.jobs.claim(WORKER, limit=100)]
+        transaction.commit()
+        return claims
+
+    def run_batch(self, **options):
+        claims = self.claim_all()
+        outcomes, left = self.runner.run_batch(claims, **options)
+        transaction.begin()
+        ids = [job_id for _, job_id, _ in claims]
+        return dict(zip(ids[:len(outcomes)], outcomes, strict=True)), [c[1] for c in left]
+
+    def pdf_line(self, job_id, name):
+        data = bytes(self.stored(self.jobs.get(job_id).result_path).data)
+        (line,) = [line for line in pdf_text(data).splitlines() if line.startswith(name + "=")]
+        return line.split("=", 1)[1]
+
+    def test_each_job_runs_as_its_own_owner_with_its_own_request(self):
+        owners = [testing.REPORTER, testing.OTHER_REPORTER, testing.REPORTER]
+        ids = [self.enqueue(owner=owner) for owner in owners]
+        outcomes, left = self.run_batch()
+        self.assertEqual((outcomes, left), (dict.fromkeys(ids, runner.DONE), []))
+        self.assertEqual([self.pdf_line(job_id, "user") for job_id in ids], owners)
+        self.assertEqual(len({self.pdf_line(job_id, "request") for job_id in ids}), 3)
+        results = [self.stored(self.jobs.get(job_id).result_path) for job_id in ids]
+        self.assertEqual([r.getOwner().getId() for r in results], owners)
+        # One commit for all: the jobs and their results share one transaction.
+        serials = {obj._p_serial for job_id in ids for obj in (self.jobs.get(job_id), )}
+        self.assertEqual(len(serials | {r._p_serial for r in results}), 1)
+
+    def test_a_failing_report_fails_only_its_own_job(self):
+        self.report.fail_for = testing.OTHER_REPORTER
+        good, bad = self.enqueue(), self.enqueue(owner=testing.OTHER_REPORTER)
+        outcomes, _ = self.run_batch()
+        self.assertEqual(outcomes, {good: runner.DONE, bad: runner.FAILED})
+        failed = self.jobs.get(bad)
+        self.assertEqual(failed.error_message, "ValueError: no report for carol")
+        self.assertIn("Traceback", bytes(self.stored(failed.error_path).data).decode())
+        self.assertEqual(self.pdf_line(good, "user"), testing.REPORTER)
+
+    def test_a_result_that_cannot_be_stored_fails_its_job_and_not_the_others(self):
+        ids = [self.enqueue() for _ in range(3)]
+        queue_class = type(aq_base(self.queue))
+        store = queue_class.store_pdf
+
+        def store_pdf(queue, job, *args):
+            if job.id == ids[1]:
+                raise OSError("disk full")
+            return store(queue, job, *args)
+
+        with mock.patch.object(queue_class, "store_pdf", store_pdf):
+            outcomes, _ = self.run_batch()
+        self.assertEqual(outcomes, {ids[0]: runner.DONE, ids[1]: runner.FAILED,
+                                    ids[2]: runner.DONE})
+        self.assertEqual(self.jobs.get(ids[1]).error_message, "OSError: disk full")
+        self.assertEqual(len(self.queue.results.objectIds()), 3)  # 2 PDFs, 1 error log
+
+    def test_a_job_taken_over_meanwhile_does_not_stop_the_others(self):
+        first, second = self.enqueue(), self.enqueue()
+        claims = self.claim_all()
+        self.jobs.get(second).lease_token = "someone-else"
+        transaction.commit()
+        outcomes, _ = self.runner.run_batch(claims)
+        transaction.begin()
+        self.assertEqual(dict(zip([c[1] for c in claims], outcomes, strict=True)),
+                         {first: runner.DONE, second: runner.LOST})
+        self.assertEqual(self.jobs.get(second).state, "running")
+        self.assertIsNone(self.jobs.get(second).result_path)
+
+    def test_told_to_stop_it_hands_back_the_jobs_not_started_uncounted(self):
+        ids = [self.enqueue() for _ in range(3)]
+        told = iter([True, False])
+        outcomes, left = self.run_batch(keep_going=lambda: next(told))
+        self.assertEqual(list(outcomes.values()),
+                         [runner.DONE, runner.DONE, runner.RELEASED])
+        self.assertEqual(left, [])
+        handed_back = self.jobs.get(list(outcomes)[2])
+        self.assertEqual((handed_back.state, handed_back.attempts), ("queued", 0))
+        self.assertEqual(sorted(outcomes), sorted(ids))
+
+    def test_a_long_batch_leaves_the_jobs_it_did_not_start_for_the_next(self):
+        ids = [self.enqueue() for _ in range(3)]
+        self.report.seconds = 0.05
+        with mock.patch.object(runner, "BATCH_RUN_SECONDS", 0.01):
+            outcomes, left = self.run_batch()
+        self.assertEqual(len(outcomes), 1)
+        self.assertEqual(len(left), 2)
+        self.assertEqual(sorted(list(outcomes) + left), sorted(ids))
+        self.assertEqual([self.jobs.get(job_id).state for job_id in left], ["running"] * 2)
+
+    def test_batch_size_follows_how_long_jobs_take(self):
+        self.assertEqual(batch_size(0), MAX_BATCH)
+        self.assertEqual(batch_size(0.0001), MAX_BATCH)
+        self.assertEqual(batch_size(0.01), 10)
+        self.assertEqual(batch_size(5.0), 1)
+
+
 class WorkerLoopTests(RunnerTestCase):
     def test_once_runs_every_due_job_with_concurrency_and_exits(self):
         ids = [self.enqueue() for _ in range(5)]
@@ -178,6 +292,17 @@ class WorkerLoopTests(RunnerTestCase):
         self.assertEqual(record.jobs_done, 5)
         self.assertIsNotNone(record.stopped)
 
+    def test_short_jobs_are_claimed_and_ended_in_batches(self):
+        ids = [self.enqueue() for _ in range(40)]
+        worker = Worker(self.layer["zodbDB"], once=True, worker_id=WORKER)
+        self.assertEqual(worker.run(), 0)
+        transaction.begin()
+        jobs = [self.jobs.get(job_id) for job_id in ids]
+        self.assertEqual({job.state for job in jobs}, {"done"})
+        # The first batch is one job; the next take as many as fit BATCH_SECONDS.
+        self.assertLess(len({job._p_serial for job in jobs}), 10)
+        self.assertGreater(worker.batch_size, 1)
+
     def test_max_jobs_stops_after_that_many(self):
         ids = [self.enqueue() for _ in range(3)]
         worker = Worker(self.layer["zodbDB"], max_jobs=2, worker_id=WORKER)
@@ -186,9 +311,9 @@ class WorkerLoopTests(RunnerTestCase):
         states = sorted(self.jobs.get(i).state for i in ids)
         self.assertEqual(states, ["done", "done", "queued"])
 
-    def test_max_jobs_holds_for_threads_claiming_as_they_finish(self):
-        # Each job thread claims the next job in its finishing commit: the
-        # threads share one budget, so no more than --max-jobs jobs run.
+    def test_max_jobs_holds_for_threads_claiming_batches(self):
+        # Each job thread runs a batch of claimed jobs: the threads share
+        # one budget, so no more than --max-jobs jobs run.
         ids = [self.enqueue() for _ in range(7)]
         worker = Worker(self.layer["zodbDB"], concurrency=2, max_jobs=5, worker_id=WORKER)
         self.assertEqual(worker.run(), EXIT_RECYCLE)

@@ -23,6 +23,7 @@ from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.results.errorlog import error_log_text
 from collective.asyncreports.worker.runner import DONE
 from collective.asyncreports.worker.runner import FAILED
+from collective.asyncreports.worker.runner import SHUTTING_DOWN
 from collective.asyncreports.worker.runner import JobRunner
 from collective.asyncreports.worker.watchdog import JobTimedOut
 from collective.asyncreports.worker.watchdog import Watchdog
@@ -40,9 +41,19 @@ STUCK_SECONDS = 10.0
 # the database, which may be down.
 STOPPING_WRITE_SECONDS = 10.0
 
-# Busy workers take one of the first few due jobs at random, not all the
-# very first one: see JobQueue.claim.
+# Busy workers take their jobs at random among the first few due ones (at
+# least this many, and twice their batch), not all the very first: see
+# JobQueue.claim.
 CLAIM_SPREAD = 64
+
+# Short jobs run in batches: claimed in one commit, ended in one commit. A
+# batch is sized to take about BATCH_SECONDS, from how long the last one
+# took per job, and holds at most MAX_BATCH jobs; slow jobs run one by one.
+BATCH_SECONDS = 0.1
+MAX_BATCH = 64
+
+# Leases are looked at (reaped) at most this often, and at least four times a lease.
+REAP_EVERY_SECONDS = 1.0
 
 # Cached ghosts and freed heap memory are let go after this many jobs (and when idle).
 TRIM_EVERY_JOBS = 100
@@ -169,31 +180,11 @@ class ClaimBudget:
                 self.left += count
 
 
-class NextClaim:
-    """Claims the next job in a finishing job's commit (``JobRunner.run_and_claim``).
-
-    One commit per job instead of a claim and a finish: the queue's
-    throughput then comes close to what the ZEO server can commit.
-    """
-
-    def __init__(self, worker_id, budget, keep_claiming):
-        self.worker_id = worker_id
-        self.budget = budget
-        self.keep_claiming = keep_claiming
-
-    def claim(self, job_queue):
-        if not self.keep_claiming() or not self.budget.take(1):
-            return None
-        claimed = []
-        try:
-            claimed = job_queue.claim(self.worker_id, limit=1, spread=CLAIM_SPREAD)
-        finally:
-            if not claimed:
-                self.budget.give_back(1)
-        return claimed[0] if claimed else None
-
-    def rolled_back(self):
-        self.budget.give_back(1)
+def batch_size(seconds_per_job):
+    """How many jobs to claim at once, for jobs that took ``seconds_per_job`` each."""
+    if seconds_per_job <= 0:
+        return MAX_BATCH
+    return max(1, min(MAX_BATCH, int(BATCH_SECONDS / seconds_per_job)))
 
 
 class Worker:
@@ -221,7 +212,9 @@ class Worker:
         self.runner = JobRunner(db, self.worker_id, watchdog=self.watchdog)
         self.stopping = threading.Event()  # stop claiming (signal, limits)
         self.budget = ClaimBudget(max_jobs)
-        self.next_claim = NextClaim(self.worker_id, self.budget, self._keep_claiming)
+        self.batch_size = 1  # grows as soon as jobs turn out short
+        self.reaped_at = None  # monotonic time of the last reap
+        self.reap_every = REAP_EVERY_SECONDS
         self.pool = None
         self.exit_code = EXIT_OK
         self.signals = 0
@@ -230,7 +223,7 @@ class Worker:
         self.memory_given_back_at = 0  # jobs_run when memory was last given back
         self.outcomes = {}  # outcome -> count, reported by heartbeats
         self.last_job_id = None
-        self.running_ids = ()
+        self.running_ids = ()  # every claimed job not yet ended, for heartbeats
         self.beat_now = threading.Event()
         # What this worker saw of other workers' heartbeats, per queue: lets it
         # tell a dead worker by its own clock alone (JobQueue.lease_expired).
@@ -245,6 +238,7 @@ class Worker:
 
     def reap(self, paths):
         """Requeue or abandon jobs whose worker went silent; log abandoned ones."""
+        self.reaped_at = time.monotonic()
         def reap_all(app):
             reaped = []
             for path in paths:
@@ -269,7 +263,8 @@ class Worker:
                 if len(claimed) >= limit:
                     break
                 jobs = app.unrestrictedTraverse(path).job_queue().claim(
-                    self.worker_id, limit=limit - len(claimed), spread=CLAIM_SPREAD)
+                    self.worker_id, limit=limit - len(claimed),
+                    spread=max(CLAIM_SPREAD, 2 * limit))
                 claimed += [(path, job.id, job.lease_token) for job in jobs]
             return claimed
         claimed = []
@@ -300,6 +295,7 @@ class Worker:
             logger.error("no queues to serve: add an Async Report Queue or pass --queue")
             return 2
         lease = min(self._lease_seconds(paths))
+        self.reap_every = min(REAP_EVERY_SECONDS, lease / 4)
         logger.info("worker %s serving %s (concurrency %d)",
                     self.worker_id, ", ".join(paths), self.concurrency)
         heartbeat(self.session, self.worker_id, paths, self.status)
@@ -310,7 +306,7 @@ class Worker:
             name="asyncreports-heartbeat", daemon=True)
         beater.start()
         self.pool = ThreadPoolExecutor(self.concurrency, "asyncreports-job")
-        running = {}  # future -> (queue path, job id, token)
+        running = {}  # future -> (claims of its batch, monotonic time started)
         try:
             self._serve(paths, running)
             self._drain(running)
@@ -334,9 +330,8 @@ class Worker:
                 if not self._serve_once(paths, running):
                     return
             except ConflictError as exc:
-                # Other workers' commits kept winning (each of theirs may also
-                # claim a job): step aside for a random moment, not a poll
-                # interval, or a busy worker starves an idle one.
+                # Other workers' claims kept winning: step aside for a random
+                # moment, not a poll interval, or a busy worker starves an idle one.
                 logger.info("queue busy (%s); claiming again shortly", type(exc).__name__)
                 self.stopping.wait(random.uniform(0.02, 0.2))
             except TransientError as exc:
@@ -347,11 +342,14 @@ class Worker:
             self._check_limits()
 
     def _serve_once(self, paths, running):
-        """Reap, claim, then wait for a job to end or new work; False when done (once)."""
-        self.reap(paths)
-        free = self.concurrency - len(running)
-        for claimed in self.claim(paths, free) if free > 0 else ():
-            self._start(running, claimed)
+        """Reap, claim, then wait for a batch to end or new work; False when done (once)."""
+        if self.reaped_at is None or time.monotonic() - self.reaped_at >= self.reap_every:
+            self.reap(paths)
+        for _ in range(self.concurrency - len(running)):
+            claims = self.claim(paths, self.batch_size)
+            if not claims:
+                break
+            self._start(running, claims)
         if running:
             self._wait_for_jobs(running, self.poll_interval)
         elif self.once:
@@ -362,37 +360,50 @@ class Worker:
         return True
 
     def _wait_for_jobs(self, running, timeout):
-        """Wait until a job ends (or ``timeout``), enforcing time limits meanwhile."""
+        """Wait until a batch ends (or ``timeout``), enforcing time limits meanwhile."""
         deadline = time.monotonic() + timeout
         while running and time.monotonic() < deadline:
             done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
-                _, self.last_job_id, _ = running.pop(future)
-                outcome, claimed = future.result()
-                self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-                self.jobs_run += 1
-                if self.jobs_run % TRIM_EVERY_JOBS == 0:
-                    self._give_back_memory()
-                if claimed is None:
+                claims, started = running.pop(future)
+                outcomes, left = future.result()
+                self._count(claims[len(outcomes) - 1][1], outcomes)
+                if outcomes:
+                    self.batch_size = batch_size((time.monotonic() - started) / len(outcomes))
+                if not left:
                     continue
                 if self.stopping.is_set():
-                    self.runner.release(*claimed, "interrupted: the worker is shutting down",
-                                        count_attempt=False)
+                    for claim in left:
+                        self.runner.release(*claim, SHUTTING_DOWN, count_attempt=False)
                 else:
-                    self._start(running, claimed)
+                    self._start(running, left)
             if done:
-                self.running_ids = tuple(job_id for _, job_id, _ in running.values())
+                self._note_running(running)
                 return
             self.watchdog.expire()
             self._give_up_stuck(running)
             if self.stopping.is_set():
                 return
 
-    def _start(self, running, claimed):
-        """Run a claimed job (queue path, id, token) in the pool."""
-        future = self.pool.submit(self.runner.run_and_claim, *claimed, self.next_claim)
-        running[future] = claimed
-        self.running_ids = tuple(job_id for _, job_id, _ in running.values())
+    def _start(self, running, claims):
+        """Run a batch of claimed jobs [(queue path, id, token)] in the pool."""
+        future = self.pool.submit(self.runner.run_batch, claims, self._keep_going)
+        running[future] = (claims, time.monotonic())
+        self._note_running(running)
+
+    def _note_running(self, running):
+        self.running_ids = tuple(job_id for claims, _ in running.values()
+                                 for _, job_id, _ in claims)
+
+    def _count(self, last_job_id, outcomes):
+        """Count the outcomes of a batch; give memory back every TRIM_EVERY_JOBS jobs."""
+        before = self.jobs_run
+        for outcome in outcomes:
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        self.jobs_run += len(outcomes)
+        self.last_job_id = last_job_id
+        if self.jobs_run // TRIM_EVERY_JOBS != before // TRIM_EVERY_JOBS:
+            self._give_back_memory()
 
     def _give_back_memory(self):
         """Empty the loop's cache and trim the heap, once per run of jobs.
@@ -407,7 +418,7 @@ class Worker:
         self.session.connection.cacheMinimize()
         give_back_memory()
 
-    def _keep_claiming(self):
+    def _keep_going(self):
         """False once no more jobs should be taken: told to stop, or over --max-memory."""
         return not self.stopping.is_set() and not self._over_memory()
 
@@ -444,19 +455,25 @@ class Worker:
         self._give_up_stuck(running, every=True)
 
     def _give_up_stuck(self, running, every=False):
-        """Hand back jobs whose thread ignores being told to stop (stuck in C code)."""
+        """Hand back batches whose thread ignores being told to stop (stuck in C code).
+
+        The stuck job fails when it ran past its time limit; the others of
+        its batch committed nothing yet, so they go back to the queue.
+        """
         stuck = set(self.watchdog.overdue(STUCK_SECONDS))
-        for future, (path, job_id, token) in list(running.items()):
-            if future.done() or not (every or job_id in stuck):
+        for future, (claims, _) in list(running.items()):
+            ids = {job_id for _, job_id, _ in claims}
+            if future.done() or not (every or ids & stuck):
                 continue
-            logger.error("job %s: report code does not stop; giving up on its thread", job_id)
-            if job_id in stuck and not self.stopping.is_set():
-                self.runner.record_failure(path, job_id, token, JobTimedOut(
-                    "timed out: report code did not stop at its time limit"))
-            else:
-                self.runner.release(path, job_id, token,
-                                    "interrupted: the worker is shutting down",
-                                    count_attempt=False)
+            for path, job_id, token in claims:
+                if job_id in stuck:
+                    logger.error("job %s: report code does not stop; giving up on its thread",
+                                 job_id)
+                if job_id in stuck and not self.stopping.is_set():
+                    self.runner.record_failure(path, job_id, token, JobTimedOut(
+                        "timed out: report code did not stop at its time limit"))
+                else:
+                    self.runner.release(path, job_id, token, SHUTTING_DOWN, count_attempt=False)
             del running[future]
             self.abandoned.append(future)
             self._recycle()

@@ -1,6 +1,5 @@
-"""Running one claimed job: own connection, synthetic request, the owner's rights."""
+"""Running claimed jobs in batches: per job a synthetic request and the owner's rights."""
 
-import itertools
 import random
 import time
 import traceback
@@ -32,12 +31,14 @@ from collective.asyncreports.worker.watchdog import JobTimedOut
 from collective.asyncreports.worker.watchdog import Watchdog
 
 
-# Outcomes of JobRunner.run, for the worker's counters and log.
+# Outcomes of a job, for the worker's counters and log.
 DONE = "done"
 FAILED = "failed"
 RELEASED = "released"
 CANCELLED = "cancelled"
 LOST = "lost"
+
+SHUTTING_DOWN = "interrupted: the worker is shutting down"
 
 
 def _nearest_site(obj):
@@ -50,15 +51,18 @@ def _nearest_site(obj):
     return None
 
 
-# Storing a rendered result is retried this often on conflicts, each time
-# after up to STORE_PAUSE seconds, before the whole job is run again; the
-# first STORE_CLAIMING_ATTEMPTS tries also claim the next job.
+# A batch starts no further job after running this long; the jobs it did not
+# start go back to the loop as the next batch, so one slow report does not
+# hold many short ones.
+BATCH_RUN_SECONDS = 0.25
+
+# Writing a batch's ends is retried this often on conflicts, each time after
+# up to STORE_PAUSE seconds, before the whole batch is run again.
 STORE_ATTEMPTS = 20
 STORE_PAUSE = 0.005
-STORE_CLAIMING_ATTEMPTS = 3
 
-# How often a job connection's cache is emptied (see JobRunner._session).
-MINIMIZE_EVERY_SESSIONS = 100
+# How many jobs a connection's cache may have seen before it is emptied.
+MINIMIZE_EVERY_JOBS = 100
 
 
 def forget(obj):
@@ -79,8 +83,111 @@ def forget(obj):
         current._p_deactivate()
 
 
+# -- how a job ended: decided while it ran, written in its batch's commit -----------
+
+
+class Ending:
+    """The end of one job of a batch; ``write()`` records it in the database.
+
+    ``write`` returns (outcome, detail, result path or None). It may run
+    again on a conflict, so it only writes, from a fresh look at the job.
+    ``app`` is the root with the job's own synthetic request.
+    """
+
+    def __init__(self, claim, started, app=None):
+        self.claim = claim
+        self.queue_path, self.job_id, self.token = claim
+        self.started = started
+        self.app = app
+
+    def job_queue(self):
+        queue = self.app.unrestrictedTraverse(self.queue_path)
+        return queue, queue.job_queue()
+
+    def instead(self, exc):
+        """The Ending to write when ``write`` raised ``exc``: the job failed."""
+        return Failed(self.claim, self.started, exc, self.app)
+
+
+class Rendered(Ending):
+    """The report ran: store its PDF as the owner's, unless cancelled meanwhile."""
+
+    def __init__(self, claim, started, app, pdf, filename, owner):
+        super().__init__(claim, started, app)
+        self.pdf, self.filename, self.owner = pdf, filename, owner
+
+    def write(self):
+        queue, jobs = self.job_queue()
+        job = jobs.check_lease(self.job_id, self.token)
+        if job.cancel_requested:
+            jobs.confirm_cancel(self.job_id, self.token)
+            return CANCELLED, "cancel requested while running", None
+        path = queue.store_pdf(job, self.pdf, self.filename, self.owner)
+        jobs.finish(self.job_id, self.token, path)
+        return DONE, f"result {path} ({len(self.pdf)} bytes)", path
+
+
+class Failed(Ending):
+    """Report code raised: store the error log with the traceback, fail the job."""
+
+    def __init__(self, claim, started, exc, app=None):
+        super().__init__(claim, started, app)
+        self.text = "".join(traceback.format_exception(exc))
+        self.summary = f"{type(exc).__name__}: {exc}"
+
+    def write(self):
+        queue, jobs = self.job_queue()
+        job = jobs.check_lease(self.job_id, self.token)
+        try:
+            owner = load_user(self.app, job.owner_folder, job.owner_id)
+        except Exception:
+            owner = None
+        path = queue.store_error_log(job, error_log_text(job, self.text), owner)
+        jobs.fail(self.job_id, self.token, self.summary, error_path=path)
+        return FAILED, f"{self.summary} (error log {path})", path
+
+    def instead(self, exc):
+        return Lost(self.claim, self.started, f"could not store the error log "
+                    f"({type(exc).__name__}: {exc}); the lease will expire")
+
+
+class Released(Ending):
+    """Not the job's fault (shutdown, transient errors): hand it back to the queue."""
+
+    def __init__(self, claim, started, message, count_attempt=True, app=None):
+        super().__init__(claim, started, app)
+        self.message, self.count_attempt = message, count_attempt
+
+    def write(self):
+        _, jobs = self.job_queue()
+        job = jobs.release(self.job_id, self.token, self.message, count_attempt=self.count_attempt)
+        return RELEASED, f"{self.message}; job is {job.state} again", None
+
+
+class Lost(Ending):
+    """Another worker owns the job now: write nothing."""
+
+    def __init__(self, claim, started, message):
+        super().__init__(claim, started)
+        self.message = message
+
+    def write(self):
+        return LOST, self.message, None
+
+
+def _entered(root, ending):
+    """Set up ``ending`` to write as its job ran: with a synthetic request for
+    its queue (made now if it has none) and in the queue's site."""
+    if ending.app is None:
+        ending.app = makerequest(root)
+        ending.app.unrestrictedTraverse(ending.queue_path).prepare_request(ending.app.REQUEST)
+    setRequest(ending.app.REQUEST)
+    setSite(_nearest_site(ending.app.unrestrictedTraverse(ending.queue_path)))
+    return ending
+
+
 class JobRunner:
-    """Runs claimed jobs of one database, each in a connection of its own."""
+    """Runs claimed jobs of one database, a batch at a time."""
 
     # Conflicts under load clear within moments: retry soon, a few times.
     def __init__(self, db, worker_id, watchdog=None, step_attempts=5, step_backoff=0.1):
@@ -89,82 +196,92 @@ class JobRunner:
         self.watchdog = watchdog or Watchdog()
         self.step_attempts = step_attempts
         self.step_backoff = step_backoff
-        self.sessions = 0
+        self.jobs_seen = 0  # by connection caches since one was last emptied
 
     @contextmanager
-    def _session(self):
-        """A fresh connection and transaction manager; everything reset after."""
+    def _session(self, jobs=1):
+        """A connection and transaction manager of its own, for ``jobs`` jobs."""
         manager = TransactionManager()
         connection = self.db.open(transaction_manager=manager)
         try:
-            app = makerequest(connection.root()["Application"])
-            setRequest(app.REQUEST)
-            yield app, manager
+            yield connection.root()["Application"], manager
         finally:
-            noSecurityManager()
-            setSite(None)
-            clearRequest()
+            _clear_globals()
             manager.abort()
-            self.sessions += 1
-            if self.sessions % MINIMIZE_EVERY_SESSIONS == 0:
+            self.jobs_seen += jobs
+            if self.jobs_seen >= MINIMIZE_EVERY_JOBS:
                 # Ghosts of finished jobs and results stay in the cache while
                 # the index buckets that point to them do: let them all go.
+                self.jobs_seen = 0
                 connection.cacheMinimize()
             connection.close()
 
     def run(self, queue_path, job_id, token):
-        """Run one claimed job to its end; return DONE, FAILED, RELEASED, CANCELLED or LOST.
+        """Run one claimed job to its end; return DONE, FAILED, RELEASED, CANCELLED or LOST."""
+        (outcome,), _ = self.run_batch([(queue_path, job_id, token)])
+        return outcome
 
-        Transient errors (ConflictError, ZEO disconnects) retry the step with
-        backoff, then hand the job back to the queue; report errors fail the
-        job at once with an error log.
+    def run_batch(self, claims, keep_going=lambda: True):
+        """Run claimed jobs one after another; commit how they all ended at once.
+
+        ``claims`` are (queue path, job id, token). Returns (outcomes, left):
+        the outcome of each job run, in order, and the claims the batch did
+        not start because it ran long (still leased: run them next). Once
+        ``keep_going()`` is false, jobs not yet started are handed back.
+
+        Transient errors (ConflictError, ZEO disconnects) run the batch
+        again with backoff, then hand its jobs back to the queue; report
+        errors fail their job with an error log.
         """
-        return self.run_and_claim(queue_path, job_id, token, None)[0]
-
-    def run_and_claim(self, queue_path, job_id, token, next_claim):
-        """``run``, and claim the next job in the same commit; return (outcome, claim).
-
-        ``next_claim`` has ``claim(job_queue)``, returning a claimed Job or
-        None, and ``rolled_back()``, called when that claim's commit failed
-        (see ``loop.NextClaim``). A job that ends done or cancelled claims
-        through it, so the next job costs no commit of its own; ``claim`` is
-        then ``(queue_path, job_id, token)`` of that job, else None.
-        """
-        started = time.monotonic()
         error = None
-        claim = None
         for attempt in range(1, self.step_attempts + 1):
             try:
-                outcome, detail, claim = self._run_once(queue_path, job_id, token, next_claim)
-                break
-            except LeaseLost as exc:
-                outcome, detail = LOST, str(exc)
-                break
-            except JobTimedOut as exc:
-                outcome, detail = self.record_failure(queue_path, job_id, token, exc)
-                break
-            except JobInterrupted as exc:
-                outcome, detail = self.release(
-                    queue_path, job_id, token, str(exc), count_attempt=False)
-                break
+                return self._run_batch_once(claims, keep_going)
             except TransientError as exc:
                 error = exc
                 logger.info("job %s: transient %s on step %d; retrying",
-                            job_id, type(exc).__name__, attempt)
+                            ", ".join(job_id for _, job_id, _ in claims),
+                            type(error).__name__, attempt)
                 time.sleep(self.step_backoff * 2 ** (attempt - 1))
-            except Exception as exc:  # report code may raise anything
-                outcome, detail = self.record_failure(queue_path, job_id, token, exc)
-                break
-        else:
-            outcome, detail = self.release(
-                queue_path, job_id, token,
-                f"transient error: {type(error).__name__}: {error}")
-        logger.info("job %s %s in %.2fs: %s", job_id, outcome,
-                    time.monotonic() - started, detail)
-        return outcome, claim
+        message = f"transient error: {type(error).__name__}: {error}"
+        return [self._release_logged(claim, message) for claim in claims], []
 
-    def _run_once(self, queue_path, job_id, token, next_claim):
-        with self._session() as (app, manager):
+    def _run_batch_once(self, claims, keep_going):
+        with self._session(len(claims)) as (root, manager):
+            began = time.monotonic()
+            endings, left = [], []
+            for index, claim in enumerate(claims):
+                if index and not keep_going():
+                    endings += [Released(rest, time.monotonic(), SHUTTING_DOWN, False)
+                                for rest in claims[index:]]
+                    break
+                if index and time.monotonic() - began > BATCH_RUN_SECONDS:
+                    left = claims[index:]
+                    break
+                try:
+                    endings.append(self._run_one(root, claim))
+                except TransientError:
+                    if not index:
+                        raise
+                    left = claims[index:]  # first in the next batch: retried there
+                    break
+            # Reports only read. A fresh transaction for the writes sees what
+            # other workers committed meanwhile, so fewer commits conflict.
+            manager.abort()
+            ended = self._write(root, manager, endings)
+            for ending, (outcome, detail, _) in zip(endings, ended, strict=True):
+                logger.info("job %s %s in %.2fs: %s", ending.job_id, outcome,
+                            time.monotonic() - ending.started, detail)
+            self._forget(root, endings, ended)
+            return [outcome for outcome, _, _ in ended], left
+
+    def _run_one(self, root, claim):
+        """Run one job's report as its owner; return its Ending."""
+        queue_path, job_id, token = claim
+        started = time.monotonic()
+        app = makerequest(root)  # each job its own request: nothing leaks between owners
+        setRequest(app.REQUEST)
+        try:
             queue = app.unrestrictedTraverse(queue_path)
             queue.prepare_request(app.REQUEST)
             jobs = queue.job_queue()
@@ -192,105 +309,100 @@ class JobRunner:
             with self.watchdog.rendering(job_id, limit):
                 rendered = report.render(target, app.REQUEST, params)
                 pdf = rendered if isinstance(rendered, bytes) else rendered.to_pdf()
-            filename = report.filename(target, params)
+            return Rendered(claim, started, app, pdf, report.filename(target, params), user)
+        except LeaseLost as exc:
+            return Lost(claim, started, str(exc))
+        except JobTimedOut as exc:
+            return Failed(claim, started, exc, app)
+        except JobInterrupted as exc:
+            return Released(claim, started, str(exc), False, app)
+        except TransientError:
+            raise
+        except Exception as exc:  # report code may raise anything
+            return Failed(claim, started, exc, app)
+        finally:
+            _clear_globals()
 
-            def store(next_claim):
-                queue = app.unrestrictedTraverse(queue_path)
-                jobs = queue.job_queue()
-                job = jobs.check_lease(job_id, token)
-                if job.cancel_requested:
-                    jobs.confirm_cancel(job_id, token)
-                    outcome, detail = CANCELLED, "cancel requested while running"
+    def _write(self, root, manager, endings):
+        """Write every ending and commit them together; return what each wrote.
+
+        On a conflict only this short step is redone, with the same PDFs.
+        Busy workers split and empty the same index buckets all the time,
+        and each try has about even odds: retry at once and often (a growing
+        backoff left one worker waiting seconds while another ran hundreds
+        of jobs). An ending that cannot be written (other than by a
+        conflict) is replaced by what to write instead, and all are redone.
+        """
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            ended = []
+            try:
+                for index, ending in enumerate(endings):
+                    try:
+                        ended.append(_entered(root, ending).write())
+                    except LeaseLost as exc:
+                        ended.append((LOST, str(exc), None))
+                    except TransientError:
+                        raise
+                    except Exception as exc:
+                        logger.exception("job %s: could not record its end", ending.job_id)
+                        endings[index] = ending.instead(exc)
+                        break
                 else:
-                    path = queue.store_pdf(job, pdf, filename, user)
-                    jobs.finish(job_id, token, path)
-                    outcome, detail = DONE, f"result {path} ({len(pdf)} bytes)"
-                claimed = next_claim.claim(jobs) if next_claim is not None else None
-                try:
                     manager.commit()
-                except BaseException:
-                    if claimed is not None:
-                        next_claim.rolled_back()
+                    return ended
+            except TransientError:
+                if attempt == STORE_ATTEMPTS:
                     raise
-                claim = None if claimed is None else (queue_path, claimed.id, claimed.lease_token)
-                try:
-                    forget(job)
-                    if outcome == DONE:
-                        forget(app.unrestrictedTraverse(path))
-                except Exception:  # memory hygiene only: the job is committed
-                    logger.exception("job %s: could not drop its result from the cache", job_id)
-                return outcome, detail, claim
+                time.sleep(random.uniform(0, min(self.step_backoff, STORE_PAUSE)))
+            finally:
+                _clear_globals()
+            manager.abort()
+        raise RuntimeError("unreachable")
 
-            # The first try commits in the report's own transaction. On a
-            # conflict only this short step is redone, with the same PDF.
-            # Busy workers split and empty the same index buckets all the
-            # time, and each try has about even odds: retry at once and
-            # often (a growing backoff left one worker waiting seconds while
-            # another ran hundreds of jobs). The first retries claim a next
-            # job too, for the same reason; it is rarely the one fought over.
-            tries = itertools.count(1)
-            return self._retrying(
-                lambda: store(next_claim if next(tries) <= STORE_CLAIMING_ATTEMPTS else None),
-                attempts=STORE_ATTEMPTS, before_retry=manager.abort,
-                pause=lambda attempt: random.uniform(0, min(self.step_backoff, STORE_PAUSE)))
+    def _forget(self, root, endings, ended):
+        """Drop committed jobs and results from the cache (memory hygiene only)."""
+        try:
+            for ending, (_, _, path) in zip(endings, ended, strict=True):
+                forget(root.unrestrictedTraverse(ending.queue_path).job_queue().get(ending.job_id))
+                if path:
+                    forget(root.unrestrictedTraverse(path))
+        except Exception:  # the jobs are committed; this only saves memory
+            logger.exception("could not drop finished jobs from the cache")
 
     def record_failure(self, queue_path, job_id, token, exc):
         """Store the error log and mark the job failed, in a transaction of its own."""
-        text = "".join(traceback.format_exception(exc))
-        summary = f"{type(exc).__name__}: {exc}"
-
-        def record():
-            with self._session() as (app, manager):
-                queue = app.unrestrictedTraverse(queue_path)
-                jobs = queue.job_queue()
-                job = jobs.check_lease(job_id, token)
-                try:
-                    owner = load_user(app, job.owner_folder, job.owner_id)
-                except Exception:
-                    owner = None
-                path = queue.store_error_log(job, error_log_text(job, text), owner)
-                jobs.fail(job_id, token, summary, error_path=path)
-                manager.commit()
-                return path
-
-        try:
-            path = self._retrying(record)
-        except LeaseLost as lost:
-            return LOST, str(lost)
-        return FAILED, f"{summary} (error log {path})"
+        return self._end_alone(Failed((queue_path, job_id, token), time.monotonic(), exc))
 
     def release(self, queue_path, job_id, token, message, count_attempt=True):
         """Hand the job back to the queue (transient errors, or interrupted)."""
+        return self._end_alone(
+            Released((queue_path, job_id, token), time.monotonic(), message, count_attempt))
 
-        def release():
-            with self._session() as (app, manager):
-                job = app.unrestrictedTraverse(queue_path).job_queue().release(
-                    job_id, token, message, count_attempt=count_attempt)
-                manager.commit()
-                return job.state
+    def _release_logged(self, claim, message):
+        outcome, detail = self.release(*claim, message)
+        logger.info("job %s %s: %s", claim[1], outcome, detail)
+        return outcome
 
-        try:
-            state = self._retrying(release)
-        except (LeaseLost, TransientError) as exc:
-            # The lease will expire and any worker's reaper requeues the job.
-            return RELEASED, f"{message}; could not hand back ({exc}), lease will expire"
-        return RELEASED, f"{message}; job is {state} again"
-
-    def _retrying(self, step, attempts=5, before_retry=None, pause=None):
-        """Run ``step()`` and retry it on transient errors.
-
-        Between tries it sleeps ``pause(attempt)`` seconds; by default a
-        random part of a backoff that doubles from ``step_backoff``.
-        """
-        for attempt in range(1, attempts + 1):
+    def _end_alone(self, ending):
+        """Write one ending in a session of its own; return (outcome, detail)."""
+        for attempt in range(1, self.step_attempts + 1):
             try:
-                return step()
-            except TransientError:
-                if attempt == attempts:
-                    raise
-                if before_retry is not None:
-                    before_retry()
-                if pause is None:
-                    time.sleep(random.uniform(0, self.step_backoff * 2 ** (attempt - 1)))
-                else:
-                    time.sleep(pause(attempt))
+                with self._session() as (root, manager):
+                    ending.app = None  # a fresh request in each session
+                    outcome, detail, _ = _entered(root, ending).write()
+                    manager.commit()
+                    return outcome, detail
+            except LeaseLost as lost:
+                return LOST, str(lost)
+            except TransientError as exc:
+                if attempt == self.step_attempts:
+                    # The lease will expire and any worker's reaper requeues the job.
+                    return RELEASED, f"could not record it ({exc}); the lease will expire"
+                time.sleep(random.uniform(0, self.step_backoff * 2 ** (attempt - 1)))
+
+
+def _clear_globals():
+    """Forget the last job's user, site and request (thread-global state)."""
+    noSecurityManager()
+    setSite(None)
+    clearRequest()
