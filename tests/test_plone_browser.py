@@ -125,13 +125,15 @@ class ControlPanelTests(BrowserTestCase):
         self.assertNotIn(job.id, self.jobs)
 
     def test_workers_view(self):
-        self.jobs.heartbeat("worker-1", hostname="host-a", pid=42)
+        self.jobs.heartbeat("worker-1", hostname="host-a", pid=42,
+                            current_jobs=["job-a", "job-b", "job-c", "job-d"])
         transaction.commit()
         browser = self.browser(testing.SITE_ADMIN)
         browser.open(self.portal_url + "/@@asyncreports-workers")
         self.assertIn("worker-1", browser.contents)
         self.assertIn("host-a / 42", browser.contents)
         self.assertIn("alive", browser.contents)
+        self.assertIn("job-a, job-b, job-c and 1 more", browser.contents)
 
 
 class GenerateReportTests(BrowserTestCase):

@@ -252,12 +252,16 @@ class SettingsAndWorkersTests(ZMITestCase):
         self.assertEqual(browser.getControl(name="lease_seconds").value, "120")
 
     def test_workers_tab_shows_heartbeats(self):
-        self.jobs.heartbeat("host-a:123:abc", hostname="host-a", pid=123)
+        batch = [f"job{number}" for number in range(40)]
+        self.jobs.heartbeat("host-a:123:abc", hostname="host-a", pid=123, current_jobs=batch)
         transaction.commit()
         browser = self.browser(testing.MANAGER)
         browser.open(QUEUE_URL + "/manage_workers")
         self.assertIn("host-a:123:abc", browser.contents)
         self.assertIn("alive", browser.contents)
+        # A worker running a batch lists all its jobs; the tab shows a few.
+        self.assertIn("job0, job1, job2 and 37 more", browser.contents)
+        self.assertNotIn("job3", browser.contents)
 
 
 class RegistryTests(ZMITestCase):

@@ -3,6 +3,17 @@
 from persistent import Persistent
 
 
+# A worker running a batch lists every job of it; tabs show the first few.
+JOBS_SHOWN = 3
+
+
+def jobs_text(job_ids):
+    """``job_ids`` for people: "-", "a, b", or "a, b, c and 61 more"."""
+    shown = ", ".join(job_ids[:JOBS_SHOWN]) or "-"
+    hidden = len(job_ids) - JOBS_SHOWN
+    return f"{shown} and {hidden} more" if hidden > 0 else shown
+
+
 class WorkerRecord(Persistent):
     """What the queue knows about one worker: identity, heartbeat and counters.
 
@@ -39,6 +50,7 @@ class WorkerRecord(Persistent):
             "started": self.started,
             "last_heartbeat": self.last_heartbeat,
             "current_jobs": list(self.current_jobs),
+            "current_jobs_text": jobs_text(self.current_jobs),
             "jobs_done": self.jobs_done,
             "jobs_failed": self.jobs_failed,
             "last_job_id": self.last_job_id,
