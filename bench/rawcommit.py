@@ -2,14 +2,13 @@
 
 Run as a separate process (one per client, so clients do not share a GIL):
 
-    python rawcommit.py PORT LABEL SECONDS [OBJECTS]
+    python rawcommit.py PORT LABEL SECONDS
 
 It connects, finds its own IOBTree at the root (made by the bench, one per
 client, so clients never conflict),
 prints ``ready``, waits for a line on stdin, commits for SECONDS and prints a
-JSON line with its counts. Each transaction adds OBJECTS (default 1)
-PersistentMappings to the tree: the new objects plus the tree bucket they land
-in are written.
+JSON line with its counts. Each transaction adds one PersistentMapping to
+the tree: the new object and the tree bucket it lands in are written.
 """
 
 import json
@@ -24,7 +23,6 @@ from persistent.mapping import PersistentMapping
 
 def main(argv):
     port, label, seconds = int(argv[0]), argv[1], float(argv[2])
-    objects = int(argv[3]) if len(argv) > 3 else 1
     db = ZEO.DB(("127.0.0.1", port))
     manager = transaction.TransactionManager()
     connection = db.open(transaction_manager=manager)
@@ -45,8 +43,7 @@ def main(argv):
                 break
             manager.begin()
             tree = connection.root()[key]
-            for index in range(objects):
-                tree[number * objects + index] = PersistentMapping({"n": number, "at": time.time()})
+            tree[number] = PersistentMapping({"n": number, "at": time.time()})
             manager.commit()
             latencies.append(time.perf_counter() - before)
             number += 1

@@ -86,13 +86,7 @@ class CpuMeter:
 # -- 1. raw commits ------------------------------------------------------------------
 
 
-# Objects a job's one commit writes (job, next job, index buckets, counters,
-# result and results folder): scenario 1 also commits this many per
-# transaction, the ceiling for one commit per job.
-JOB_COMMIT_OBJECTS = 14
-
-
-def _raw_clients(bench, labels, seconds, objects=1):
+def _raw_clients(bench, labels, seconds):
     script = str(BENCH_DIR / "rawcommit.py")
     processes = []
     bench.client.begin()  # the clients' own trees, made here so they never conflict
@@ -103,8 +97,7 @@ def _raw_clients(bench, labels, seconds, objects=1):
     try:
         for label in labels:
             processes.append(subprocess.Popen(
-                [sys.executable, script, str(bench.zeo_port), label, str(seconds),
-                 str(objects)],
+                [sys.executable, script, str(bench.zeo_port), label, str(seconds)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                 env=bench.instance.env))
         for process in processes:
@@ -128,22 +121,16 @@ def raw_baseline(bench, cfg):
     solo = _raw_clients(bench, ["solo"], cfg["raw_seconds"])[0]
     pair = _raw_clients(bench, ["a", "b"], cfg["raw_seconds"])
     together = sum(result["commits_per_s"] for result in pair)
-    # The bucket is the last object: JOB_COMMIT_OBJECTS - 1 new ones.
-    big = _raw_clients(bench, ["big"], cfg["raw_seconds"], JOB_COMMIT_OBJECTS - 1)[0]
     return {
         "commits_per_s": solo["commits_per_s"],
         "solo": solo,
         "two_clients": pair,
         "two_clients_commits_per_s": together,
-        "job_sized": big,
         "rows": [
             row("1 raw", "commits/s, 1 client", f"{solo['commits_per_s']:.0f}/s",
                 target="reference for 2"),
             row("1 raw", "commits/s, 2 clients together", f"{together:.0f}/s",
                 f"{solo['commits_per_s']:.0f}/s", f"x{together / solo['commits_per_s']:.2f}"),
-            row("1 raw", f"commits/s, 1 client, {JOB_COMMIT_OBJECTS} objects per commit",
-                f"{big['commits_per_s']:.0f}/s", f"{solo['commits_per_s']:.0f}/s",
-                f"x{big['commits_per_s'] / solo['commits_per_s']:.2f}"),
         ],
     }
 
@@ -253,13 +240,6 @@ def throughput(bench, cfg, raw):
             rows.append(row("2 throughput", label + _capped(result), f"{rate:.1f}/s", baseline,
                             f"x{ratio:.3f} (>= 0.80)" if ratio else "n/a",
                             verdict(ratio is not None and ratio >= 0.8)))
-            if raw and raw.get("job_sized"):
-                # What limits it: a job's commit writes JOB_COMMIT_OBJECTS objects.
-                sized = raw["job_sized"]["commits_per_s"]
-                rows.append(row("2 throughput",
-                                f"  2w: vs raw commits of {JOB_COMMIT_OBJECTS} objects (1 client)",
-                                f"{rate:.1f}/s", f"{sized:.0f} commits/s",
-                                f"x{rate / sized:.3f}"))
         else:
             rows.append(row("2 throughput", label + _capped(result), f"{rate:.1f}/s", baseline,
                             f"x{ratio:.3f}" if ratio else "", "info"))
