@@ -873,3 +873,58 @@ class PersistenceTests(QueueTestCase):
         self.assertNotIn(job_id, queue)
         self.assertEqual(len(queue), 0)
         self.assertNotEqual(self._enqueue(queue, dedup_key="form").id, job_id)
+
+
+class DueIndexTests(QueueTestCase):
+    """Claims take keys from the front of a long due index (see jobqueue._rotate)."""
+
+    setUp = PersistenceTests.setUp
+    tearDown = PersistenceTests.tearDown
+    _reopen = PersistenceTests._reopen
+
+    def _internal_nodes(self, index):
+        """The index's root and, in a three-level tree, its BTree children."""
+        state = index.__getstate__()
+        children = state[0][::2] if state and len(state) == 2 else ()
+        return [index, *(child for child in children if isinstance(child, type(index)))]
+
+    def _claim_one_at_a_time(self, queue, count, now):
+        """Claim ``count`` jobs, one commit each; return them and how many
+        of those claims rewrote an internal node of the due index."""
+        claimed, rewrote = [], 0
+        for _ in range(count):
+            claimed.extend(queue.claim("w1", now=now))
+            rewrote += any(node._p_changed for node in self._internal_nodes(queue._due))
+            self.tm.commit()
+        return claimed, rewrote
+
+    def test_claims_leave_the_index_nodes_alone(self):
+        # Deleting the first key of a bucket that is not the index's first
+        # rewrites the parent's separator key (a whole internal node). Only
+        # the claim that empties a front bucket may write a parent node.
+        for jobs in (400, 8000):  # a two-level and a three-level tree
+            queue = self.conn.root()["queue"] = self._makeOne()
+            for i in range(jobs):
+                self._enqueue(queue, now=T0 + i)
+            self.tm.commit()
+            self.assertEqual(len(self._internal_nodes(queue._due)) > 1, jobs == 8000)
+            claimed, rewrote = self._claim_one_at_a_time(queue, 200, T0 + jobs)
+            self.assertEqual(len(claimed), 200)
+            self.assertLess(rewrote, 200 / 5, jobs)
+            self.assertEqual(queue._due.minKey(), ())
+
+    def test_claim_order_holds_across_many_front_buckets(self):
+        queue = self.conn.root()["queue"]
+        jobs = [self._enqueue(queue, now=T0 + i, priority=i % 3, not_before=T0 + 500 - i % 7)
+                for i in range(300)]
+        self.tm.commit()
+        queue.cancel(jobs[100].id, now=T0 + 300)
+        expected = sorted((job for job in jobs if job.state == QUEUED),
+                          key=lambda job: (-job.priority, job.not_before, job.created))
+        claimed, _ = self._claim_one_at_a_time(queue, 250, T0 + 1000)
+        claimed += queue.claim("w2", limit=100, now=T0 + 1000)
+        self.tm.commit()
+        self.assertEqual(claimed, expected)
+        self.assertEqual(list(queue._due), [()])
+        self.assertEqual(queue.stats()[QUEUED], 0)
+        self.assertEqual(self._reopen().stats()[RUNNING], 299)

@@ -11,6 +11,7 @@ from ZODB.FileStorage import FileStorage
 from ZODB.POSException import ConflictError
 
 from collective.asyncreports import errors
+from collective.asyncreports.queue import CANCELLED
 from collective.asyncreports.queue import DONE
 from collective.asyncreports.queue import QUEUED
 from collective.asyncreports.queue import RUNNING
@@ -147,6 +148,41 @@ class MergingTests(ConflictTestCase):
         queue = self._open()[1]
         self.assertEqual([r.worker_id for r in queue.workers()], ["w1", "w2"])
         self.assertEqual(queue.worker("w2").last_heartbeat, T0 + 2)
+
+    def test_claims_deep_in_a_long_queue_merge_with_cancels(self):
+        # Long after the first bucket was drained, a claim still deletes a
+        # key behind the index's first key, so it merges with a concurrent
+        # change of the same bucket and leaves the parent node alone (whose
+        # rewrite would make the other transaction's read-current check fail).
+        job_ids = self._setup_jobs(400)
+        tm, queue = self._open()
+        for _ in range(100):
+            queue.claim("w0", now=T0 + 1000)
+            tm.commit()
+        tm_claim, q_claim = self._open()
+        tm_cancel, q_cancel = self._open()
+        conflicts = 0
+        for i in range(100, 160, 2):
+            tm_claim.begin()
+            tm_cancel.begin()
+            self.assertEqual([j.id for j in q_claim.claim("w1", now=T0 + 1000)], [job_ids[i]])
+            q_cancel.cancel(job_ids[i + 1], now=T0 + 1000)
+            tm_claim.commit()
+            try:
+                tm_cancel.commit()
+            except ConflictError:
+                conflicts += 1
+                tm_cancel.abort()
+                tm_cancel.begin()
+                q_cancel.cancel(job_ids[i + 1], now=T0 + 1000)
+                tm_cancel.commit()
+        self.assertLess(conflicts, 30 / 4)
+        queue = self._open()[1]
+        self.assertEqual(
+            [queue.get(job_id).state for job_id in job_ids[100:160]], [RUNNING, CANCELLED] * 30)
+        self.assertEqual(queue.stats()[QUEUED], 240)
+        next_two = queue.claim("w2", limit=2, now=T0 + 1000)
+        self.assertEqual([job.id for job in next_two], job_ids[160:162])
 
 
 class ClaimRaceTests(ConflictTestCase):

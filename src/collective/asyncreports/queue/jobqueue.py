@@ -67,6 +67,46 @@ def _first(index, start=_FIRST):
     return next(iter(_keys(index, start)), None)
 
 
+def _drained(index):
+    """True if the index's first bucket holds only ``_FIRST`` and more follow.
+
+    Reads the tree's and the bucket's pickled state (documented BTrees
+    format; both objects are loaded already): the root's state is
+    ``(children and keys, first bucket)`` once the tree has buckets of its
+    own, and a set bucket's state is ``(keys, next bucket)``.
+    """
+    state = index.__getstate__()
+    if state is None or len(state) < 2:
+        return False  # empty, or one bucket stored inline in the tree
+    bucket = state[1].__getstate__()
+    return len(bucket) == 2 and bucket[0] == (_FIRST,)
+
+
+def _rotate(index):
+    """Move ``_FIRST`` into the next bucket once its own bucket is drained.
+
+    Claims take keys from the front. Once the first bucket held nothing but
+    ``_FIRST``, each claim would delete the *first* key of the next bucket:
+    BTrees then rewrite the parent node to update its separator key on every
+    claim (a whole internal node, ~18 KB in a queue of 100,000 jobs), and
+    such a bucket change never merges with a concurrent one (conflict reason
+    13). Removing ``_FIRST`` unlinks its empty bucket and adding it again
+    puts it at the head of the new first bucket, so claims delete keys
+    behind it again: the internal nodes are written once per drained bucket
+    (as when a front bucket emptied before), not on every claim.
+    """
+    if _drained(index):
+        index.remove(_FIRST)
+        index.add(_FIRST)
+
+
+def _drop(index, key):
+    """Remove ``key`` from an index, keeping ``_FIRST`` in a bucket with real keys."""
+    _rotate(index)
+    index.remove(key)
+    _rotate(index)
+
+
 def _due_key(job):
     # Claim order: highest priority, then earliest not_before, then oldest.
     return (-job.priority, job.not_before, job.created, job.id)
@@ -679,11 +719,11 @@ class JobQueue(Persistent):
         record and history in step (the one place that changes ``state``)."""
         old = job.state
         if old == QUEUED:
-            self._due.remove(_due_key(job))
+            _drop(self._due, _due_key(job))
         else:
             if old == RUNNING:
                 self._unassign(job)
-            self._by_state[old].remove(_newest_key(job))
+            _drop(self._by_state[old], _newest_key(job))
         self._counts[old].change(-1)
         job.state = state
         self._counts[state].change(1)
