@@ -338,8 +338,10 @@ class LoadTests(FaultTestCase):
             # once, and still exactly one result (counted above).
             self.assertTrue(all(1 <= job.attempts <= job.max_attempts for job in done))
             for tree in (jobs._jobs, jobs._due, jobs._newest, jobs._by_owner, jobs._dedup,
-                         jobs._workers, *jobs._by_state.values()):
+                         jobs._workers, *jobs._by_state.values(), jobs._running,
+                         *jobs._running.values()):
                 check(tree)
+            self.assertEqual(list(jobs._running), [])  # stopped workers leave none behind
         ran = sum(system.worker_log(w).count(" done in ") for w in workers)
         self.assertEqual(ran, 2000)
 

@@ -563,6 +563,47 @@ class ReapTests(QueueTestCase):
         self.assertEqual(live.state, RUNNING)
 
 
+class RunningIndexTests(QueueTestCase):
+    """Each worker's running jobs are in an index of its own (JobQueue._running_index)."""
+
+    def test_each_worker_files_its_jobs_in_its_own_index(self):
+        queue = self._makeOne(lease_seconds=100)
+        first = self._claimed(queue, worker_id="w1")
+        second = self._claimed(queue, worker_id="w2", now=T0 + 1)
+        self.assertEqual(list(queue._running["w1"]), [(), (-first.created, first.id)])
+        self.assertEqual(list(queue._running["w2"]), [(), (-second.created, second.id)])
+        self.assertEqual(queue.list_jobs(state=RUNNING), ([second, first], 2))
+        queue.finish(first.id, first.lease_token, "/r", now=T0 + 2)
+        self.assertEqual(queue.list_jobs(state=RUNNING), ([second], 1))
+        self.assertEqual(queue.reap(now=T0 + 200), [second])  # w2 went silent
+        self.assertEqual(list(queue._running["w2"]), [()])
+
+    def test_a_stopped_worker_leaves_no_empty_index_behind(self):
+        queue = self._makeOne()
+        job = self._claimed(queue, worker_id="w1")
+        self._claimed(queue, worker_id="w2")
+        queue.finish(job.id, job.lease_token, "/r", now=T0 + 1)
+        queue.worker_stopped("w1", now=T0 + 2)
+        queue.worker_stopped("w2", now=T0 + 2)  # still holds a job: kept for the reaper
+        self.assertEqual(list(queue._running), ["w2"])
+
+    def test_a_queue_made_before_per_worker_indexes_keeps_working(self):
+        queue = self._makeOne(lease_seconds=100)
+        old = self._claimed(queue, worker_id="w1")
+        # As stored by an earlier version: no per-worker indexes, the
+        # running job in the shared index.
+        del queue._running
+        queue._by_state[RUNNING].add((-old.created, old.id))
+        self.assertIsNone(queue._running)
+        new = self._claimed(queue, worker_id="w1", now=T0 + 1)
+        self.assertEqual(list(queue._running), ["w1"])
+        self.assertEqual(queue.list_jobs(state=RUNNING), ([new, old], 2))
+        queue.finish(old.id, old.lease_token, "/r", now=T0 + 2)
+        self.assertEqual(list(queue._by_state[RUNNING]), [()])
+        self.assertEqual(queue.reap(now=T0 + 200), [new])
+        self.assertEqual(queue.stats()[RUNNING], 0)
+
+
 class CancelRetryTests(QueueTestCase):
     def test_cancel_a_queued_job(self):
         queue = self._makeOne()

@@ -185,6 +185,41 @@ class MergingTests(ConflictTestCase):
         self.assertEqual([job.id for job in next_two], job_ids[160:162])
 
 
+    def test_a_batch_ending_while_another_worker_claims_a_batch_merges(self):
+        # Each worker's running jobs are in an index of its own. In one index
+        # shared by all workers, one batch's 64 keys leaving while another's
+        # 64 arrive split and joined the same buckets: tree changes, which
+        # never merge.
+        self._setup_jobs(600)
+        tm1, q1 = self._open()
+        tm2, q2 = self._open()
+        batch = [(job.id, job.lease_token) for job in q1.claim("w1", limit=64, now=T0 + 1000)]
+        tm1.commit()
+        tm2.begin()
+        q2.claim("w2", limit=64, now=T0 + 1000)
+        tm2.commit()
+        for _ in range(3):
+            tm1.begin()
+            tm2.begin()
+            for job_id, token in batch:
+                q1.finish(job_id, token, f"/results/{job_id}", now=T0 + 1001)
+            claimed = q2.claim("w2", limit=64, now=T0 + 1001)
+            tm1.commit()
+            tm2.commit()  # merges: no ConflictError
+            tm1.begin()
+            batch = [(job.id, job.lease_token) for job in q1.claim("w1", limit=64,
+                                                                    now=T0 + 1002)]
+            tm1.commit()
+        queue = self._open()[1]
+        stats = queue.stats()
+        self.assertEqual((stats[DONE], stats[RUNNING], stats[QUEUED]), (192, 320, 88))
+        self.assertEqual(len(claimed), 64)
+        running, total = queue.list_jobs(state=RUNNING, size=500)
+        self.assertEqual((len(running), total), (320, 320))
+        self.assertEqual(running, sorted(running, key=lambda job: -job.created))
+        self.assertEqual({job.lease_worker for job in running}, {"w1", "w2"})
+
+
 class ClaimRaceTests(ConflictTestCase):
     def test_two_workers_claiming_one_job(self):
         [job_id] = self._setup_jobs(1)

@@ -1,5 +1,6 @@
 """JobQueue: the persistent queue of report jobs, built to avoid write hot spots."""
 
+import heapq
 import math
 import random
 import secrets
@@ -169,10 +170,16 @@ class JobQueue(Persistent):
         # rewritten by enqueues and claims; only the sets and counters are.
         # Queued jobs are found through _due alone: one index fewer to write
         # on every enqueue and claim (queues made before 1.0 have a stale one).
+        # Running jobs are in their worker's own index (see _running_index);
+        # _by_state[RUNNING] holds only those claimed before those existed.
         self._by_state = {state: _index() for state in ALL_STATES if state != QUEUED}
+        self._running = OOBTree()
         self._counts = {state: Length() for state in ALL_STATES}
         self._dedup = OOBTree()
         self._workers = OOBTree()
+
+    # Queues made before per-worker running indexes get theirs on first use.
+    _running = None
 
     def __len__(self):
         return sum(count() for count in self._counts.values())
@@ -288,9 +295,9 @@ class JobQueue(Persistent):
         jobs = [self._jobs[key[-1]] for key in keys]
         for job in jobs:
             attempt = f"attempt {job.attempts + 1} of {job.max_attempts}"
+            job.lease_worker = worker_id  # first: _move files the job under it
             self._move(job, RUNNING, now, worker_id, "claimed", attempt)
             job.attempts += 1
-            job.lease_worker = worker_id
             job.lease_token = secrets.token_hex(8)
             job.lease_expires = now + self.lease_seconds
             job.started = now
@@ -477,7 +484,7 @@ class JobQueue(Persistent):
         """
         now = _now(now)
         reaped = []
-        for key in list(_keys(self._by_state[RUNNING])):
+        for key in list(self._running_keys()):
             job = self._jobs[key[-1]]
             if not self.lease_expired(job, now, seen, observed_at):
                 continue
@@ -614,6 +621,9 @@ class JobQueue(Persistent):
         if owner is not None:
             keys = _keys(self._by_owner, (owner,), (owner, math.inf))
             total = None
+        elif state == RUNNING:
+            keys = self._running_keys()
+            total = self._counts[state]()
         elif state is not None:
             keys = _keys(self._due if state == QUEUED else self._by_state[state])
             total = self._counts[state]()
@@ -675,6 +685,7 @@ class JobQueue(Persistent):
         now = _now(now)
         record = self._worker_record(worker_id, now)
         record.stopped = now
+        self._drop_running_index(worker_id)
         return record
 
     # Internals
@@ -720,9 +731,10 @@ class JobQueue(Persistent):
         old = job.state
         if old == QUEUED:
             _drop(self._due, _due_key(job))
+        elif old == RUNNING:
+            self._drop_running(job)
+            self._unassign(job)
         else:
-            if old == RUNNING:
-                self._unassign(job)
             _drop(self._by_state[old], _newest_key(job))
         self._counts[old].change(-1)
         job.state = state
@@ -730,11 +742,51 @@ class JobQueue(Persistent):
         if state == QUEUED:
             job.not_before = now if not_before is None else not_before
             self._due.add(_due_key(job))
+        elif state == RUNNING:
+            self._running_index(job.lease_worker).add(_newest_key(job))
         else:
             self._by_state[state].add(_newest_key(job))
         if state in FINAL_STATES:
             job.finished = now
         job.add_event(now, actor, event, detail)
+
+    def _running_index(self, worker_id):
+        """The index of the jobs ``worker_id`` runs, made on its first claim.
+
+        Each worker adds and removes whole batches of keys at once. In one
+        index shared by all workers those batches split and join the same
+        buckets, and such tree changes never merge: with two busy workers it
+        caused most of their conflicts. Here only a job's own worker (or,
+        once that worker is gone, a reaper) changes its index.
+        """
+        if self._running is None:
+            self._running = OOBTree()
+        index = self._running.get(worker_id)
+        if index is None:
+            index = self._running[worker_id] = _index()
+        return index
+
+    def _drop_running(self, job):
+        """Take a running job out of its worker's index."""
+        key = _newest_key(job)
+        index = None if self._running is None else self._running.get(job.lease_worker)
+        if index is None or key not in index:
+            index = self._by_state[RUNNING]  # claimed before per-worker indexes
+        _drop(index, key)
+
+    def _drop_running_index(self, worker_id):
+        """Forget a stopped worker's running index once it holds no job."""
+        if self._running is None:
+            return
+        index = self._running.get(worker_id)
+        if index is not None and _first(index) is None:
+            del self._running[worker_id]
+
+    def _running_keys(self):
+        """Keys of every running job, newest first (merged, not sorted: the
+        indexes are each in order, and together hold only the running jobs)."""
+        indexes = [self._by_state[RUNNING], *(self._running or {}).values()]
+        return heapq.merge(*(_keys(index) for index in indexes))
 
     def _unassign(self, job):
         """Drop a running job's lease. The worker's record is left alone: its
