@@ -502,6 +502,27 @@ class OutcomeTests(QueueTestCase):
         self.assertEqual(job.state, CANCELLED)
 
 
+class HandBackTests(QueueTestCase):
+    def test_a_job_handed_back_unstarted_keeps_its_place_and_its_attempts(self):
+        queue = self._makeOne()
+        first = self._enqueue(queue, now=T0)
+        second = self._enqueue(queue, now=T0 + 1)
+        self.assertEqual(queue.claim("w1", limit=2, now=T0 + 5), [first, second])
+        queue.hand_back(first.id, first.lease_token, "not started", now=T0 + 6)
+        self.assertEqual((first.state, first.attempts, first.not_before), (QUEUED, 0, T0))
+        self.assertIsNone(first.error_message)
+        self.assertEqual(self._events(first)[-1], "handed back")
+        self.assertEqual(queue.claim("w2", now=T0 + 7), [first])
+        self.assertRaises(errors.LeaseLost, queue.hand_back, second.id, "stale", "x")
+
+    def test_a_job_whose_cancel_was_asked_is_cancelled_instead(self):
+        queue = self._makeOne()
+        job = self._claimed(queue)
+        queue.cancel(job.id, now=T0 + 1)
+        queue.hand_back(job.id, job.lease_token, "not started", now=T0 + 2)
+        self.assertEqual(job.state, CANCELLED)
+
+
 class BackoffTests(QueueTestCase):
     def test_backoff_doubles_with_jitter(self):
         queue = self._makeOne(backoff_seconds=30, backoff_max=3600)

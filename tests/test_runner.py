@@ -190,10 +190,9 @@ class BatchTests(RunnerTestCase):
 
     def run_batch(self, **options):
         claims = self.claim_all()
-        outcomes, left = self.runner.run_batch(claims, **options)
+        outcomes = self.runner.run_batch(claims, **options)
         transaction.begin()
-        ids = [job_id for _, job_id, _ in claims]
-        return dict(zip(ids[:len(outcomes)], outcomes, strict=True)), [c[1] for c in left]
+        return dict(zip([job_id for _, job_id, _ in claims], outcomes, strict=True))
 
     def pdf_line(self, job_id, name):
         data = bytes(self.stored(self.jobs.get(job_id).result_path).data)
@@ -203,8 +202,7 @@ class BatchTests(RunnerTestCase):
     def test_each_job_runs_as_its_own_owner_with_its_own_request(self):
         owners = [testing.REPORTER, testing.OTHER_REPORTER, testing.REPORTER]
         ids = [self.enqueue(owner=owner) for owner in owners]
-        outcomes, left = self.run_batch()
-        self.assertEqual((outcomes, left), (dict.fromkeys(ids, runner.DONE), []))
+        self.assertEqual(self.run_batch(), dict.fromkeys(ids, runner.DONE))
         self.assertEqual([self.pdf_line(job_id, "user") for job_id in ids], owners)
         self.assertEqual(len({self.pdf_line(job_id, "request") for job_id in ids}), 3)
         results = [self.stored(self.jobs.get(job_id).result_path) for job_id in ids]
@@ -216,7 +214,7 @@ class BatchTests(RunnerTestCase):
     def test_a_failing_report_fails_only_its_own_job(self):
         self.report.fail_for = testing.OTHER_REPORTER
         good, bad = self.enqueue(), self.enqueue(owner=testing.OTHER_REPORTER)
-        outcomes, _ = self.run_batch()
+        outcomes = self.run_batch()
         self.assertEqual(outcomes, {good: runner.DONE, bad: runner.FAILED})
         failed = self.jobs.get(bad)
         self.assertEqual(failed.error_message, "ValueError: no report for carol")
@@ -234,7 +232,7 @@ class BatchTests(RunnerTestCase):
             return store(queue, job, *args)
 
         with mock.patch.object(queue_class, "store_pdf", store_pdf):
-            outcomes, _ = self.run_batch()
+            outcomes = self.run_batch()
         self.assertEqual(outcomes, {ids[0]: runner.DONE, ids[1]: runner.FAILED,
                                     ids[2]: runner.DONE})
         self.assertEqual(self.jobs.get(ids[1]).error_message, "OSError: disk full")
@@ -245,33 +243,62 @@ class BatchTests(RunnerTestCase):
         claims = self.claim_all()
         self.jobs.get(second).lease_token = "someone-else"
         transaction.commit()
-        outcomes, _ = self.runner.run_batch(claims)
+        outcomes = self.runner.run_batch(claims)
         transaction.begin()
         self.assertEqual(dict(zip([c[1] for c in claims], outcomes, strict=True)),
                          {first: runner.DONE, second: runner.LOST})
         self.assertEqual(self.jobs.get(second).state, "running")
         self.assertIsNone(self.jobs.get(second).result_path)
 
+    def assert_handed_back(self, job_id, not_before):
+        job = self.jobs.get(job_id)
+        self.assertEqual((job.state, job.attempts, job.error_message), ("queued", 0, None))
+        self.assertEqual(job.not_before, not_before)  # its old place in line
+        self.assertEqual(job.history[-1]["event"], "handed back")
+
     def test_told_to_stop_it_hands_back_the_jobs_not_started_uncounted(self):
         ids = [self.enqueue() for _ in range(3)]
+        not_before = {job_id: self.jobs.get(job_id).not_before for job_id in ids}
         told = iter([True, False])
-        outcomes, left = self.run_batch(keep_going=lambda: next(told))
+        outcomes = self.run_batch(keep_going=lambda: next(told))
         self.assertEqual(list(outcomes.values()),
-                         [runner.DONE, runner.DONE, runner.RELEASED])
-        self.assertEqual(left, [])
-        handed_back = self.jobs.get(list(outcomes)[2])
-        self.assertEqual((handed_back.state, handed_back.attempts), ("queued", 0))
-        self.assertEqual(sorted(outcomes), sorted(ids))
+                         [runner.DONE, runner.DONE, runner.HANDED_BACK])
+        handed_back = list(outcomes)[2]
+        self.assert_handed_back(handed_back, not_before[handed_back])
 
-    def test_a_long_batch_leaves_the_jobs_it_did_not_start_for_the_next(self):
+    def test_a_long_batch_hands_back_the_jobs_it_did_not_start_for_any_worker(self):
         ids = [self.enqueue() for _ in range(3)]
+        not_before = {job_id: self.jobs.get(job_id).not_before for job_id in ids}
         self.report.seconds = 0.05
         with mock.patch.object(runner, "BATCH_RUN_SECONDS", 0.01):
-            outcomes, left = self.run_batch()
-        self.assertEqual(len(outcomes), 1)
-        self.assertEqual(len(left), 2)
-        self.assertEqual(sorted(list(outcomes) + left), sorted(ids))
-        self.assertEqual([self.jobs.get(job_id).state for job_id in left], ["running"] * 2)
+            outcomes = self.run_batch()
+        self.assertEqual(list(outcomes.values()),
+                         [runner.DONE, runner.HANDED_BACK, runner.HANDED_BACK])
+        for job_id in list(outcomes)[1:]:
+            self.assert_handed_back(job_id, not_before[job_id])
+        self.assertEqual(sorted(job.id for job in self.jobs.claim("other-worker", limit=5)),
+                         sorted(list(outcomes)[1:]))
+
+    def test_a_transient_error_in_a_batch_counts_a_try_for_its_job_alone(self):
+        first, second, third = self.enqueue(), self.enqueue(), self.enqueue()
+        calls = iter([None, ConflictError("simulated"), None])
+        render = WhoAmI.render
+
+        def flaky(report, *args):
+            error = next(calls)
+            if error is not None:
+                raise error
+            return render(report, *args)
+
+        with mock.patch.object(WhoAmI, "render", flaky):
+            outcomes = self.run_batch()
+        self.assertEqual(list(outcomes.values()),
+                         [runner.DONE, runner.RELEASED, runner.HANDED_BACK])
+        released, handed_back = (self.jobs.get(job_id) for job_id in list(outcomes)[1:])
+        self.assertEqual((released.state, released.attempts), ("queued", 1))
+        self.assertIn("ConflictError", released.error_message)
+        self.assertEqual((handed_back.state, handed_back.attempts), ("queued", 0))
+        self.assertEqual(sorted(outcomes), sorted([first, second, third]))
 
     def test_batch_size_follows_how_long_jobs_take(self):
         self.assertEqual(batch_size(0), MAX_BATCH)

@@ -461,6 +461,25 @@ class JobQueue(Persistent):
             self._move(job, FAILED, now, worker, "failed", error_message)
         return job
 
+    def hand_back(self, job_id, token, reason, now=None):
+        """Give back a leased job its worker did not start (its batch ran long).
+
+        It is due again at once, in its old place in line, for any worker;
+        the attempt is not counted. A job whose cancel was requested is
+        cancelled instead.
+
+        :raises LeaseLost: see ``check_lease``.
+        """
+        now = _now(now)
+        job = self.check_lease(job_id, token)
+        worker = job.lease_worker
+        if job.cancel_requested:
+            self._move(job, CANCELLED, now, worker, "cancelled", reason)
+        else:
+            job.attempts = max(0, job.attempts - 1)
+            self._move(job, QUEUED, now, worker, "handed back", reason, not_before=job.not_before)
+        return job
+
     def backoff(self, attempts):
         """Seconds to wait before the next try after ``attempts`` attempts.
 

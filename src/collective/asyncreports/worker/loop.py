@@ -23,6 +23,7 @@ from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.results.errorlog import error_log_text
 from collective.asyncreports.worker.runner import DONE
 from collective.asyncreports.worker.runner import FAILED
+from collective.asyncreports.worker.runner import HANDED_BACK
 from collective.asyncreports.worker.runner import SHUTTING_DOWN
 from collective.asyncreports.worker.runner import JobRunner
 from collective.asyncreports.worker.watchdog import JobTimedOut
@@ -366,17 +367,9 @@ class Worker:
             done, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
                 claims, started = running.pop(future)
-                outcomes, left = future.result()
-                self._count(claims[len(outcomes) - 1][1], outcomes)
-                if outcomes:
-                    self.batch_size = batch_size((time.monotonic() - started) / len(outcomes))
-                if not left:
-                    continue
-                if self.stopping.is_set():
-                    for claim in left:
-                        self.runner.release(*claim, SHUTTING_DOWN, count_attempt=False)
-                else:
-                    self._start(running, left)
+                ran = self._count(claims, future.result())
+                if ran:
+                    self.batch_size = batch_size((time.monotonic() - started) / ran)
             if done:
                 self._note_running(running)
                 return
@@ -395,15 +388,21 @@ class Worker:
         self.running_ids = tuple(job_id for claims, _ in running.values()
                                  for _, job_id, _ in claims)
 
-    def _count(self, last_job_id, outcomes):
-        """Count the outcomes of a batch; give memory back every TRIM_EVERY_JOBS jobs."""
+    def _count(self, claims, outcomes):
+        """Count the jobs a batch ran and return how many; give memory back
+        every TRIM_EVERY_JOBS jobs. Jobs it handed back unstarted count for
+        nothing, also not against --max-jobs."""
         before = self.jobs_run
-        for outcome in outcomes:
+        for (_, job_id, _), outcome in zip(claims, outcomes, strict=True):
+            if outcome == HANDED_BACK:
+                self.budget.give_back(1)
+                continue
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
-        self.jobs_run += len(outcomes)
-        self.last_job_id = last_job_id
+            self.jobs_run += 1
+            self.last_job_id = job_id
         if self.jobs_run // TRIM_EVERY_JOBS != before // TRIM_EVERY_JOBS:
             self._give_back_memory()
+        return self.jobs_run - before
 
     def _give_back_memory(self):
         """Empty the loop's cache and trim the heap, once per run of jobs.

@@ -37,6 +37,7 @@ FAILED = "failed"
 RELEASED = "released"
 CANCELLED = "cancelled"
 LOST = "lost"
+HANDED_BACK = "handed back"  # claimed in a batch but not started: not a job run
 
 SHUTTING_DOWN = "interrupted: the worker is shutting down"
 
@@ -52,8 +53,8 @@ def _nearest_site(obj):
 
 
 # A batch starts no further job after running this long; the jobs it did not
-# start go back to the loop as the next batch, so one slow report does not
-# hold many short ones.
+# start go back to the queue, for any worker, so a batch of slow reports
+# claimed after fast ones does not keep other workers idle.
 BATCH_RUN_SECONDS = 0.25
 
 # Writing a batch's ends is retried this often on conflicts, each time after
@@ -164,6 +165,19 @@ class Released(Ending):
         return RELEASED, f"{self.message}; job is {job.state} again", None
 
 
+class HandedBack(Ending):
+    """Claimed in a batch but not started: due again at once, for any worker."""
+
+    def __init__(self, claim, reason):
+        super().__init__(claim, time.monotonic())
+        self.reason = reason
+
+    def write(self):
+        _, jobs = self.job_queue()
+        job = jobs.hand_back(self.job_id, self.token, self.reason)
+        return HANDED_BACK, f"{self.reason}; job is {job.state} again", None
+
+
 class Lost(Ending):
     """Another worker owns the job now: write nothing."""
 
@@ -218,16 +232,15 @@ class JobRunner:
 
     def run(self, queue_path, job_id, token):
         """Run one claimed job to its end; return DONE, FAILED, RELEASED, CANCELLED or LOST."""
-        (outcome,), _ = self.run_batch([(queue_path, job_id, token)])
+        (outcome,) = self.run_batch([(queue_path, job_id, token)])
         return outcome
 
     def run_batch(self, claims, keep_going=lambda: True):
         """Run claimed jobs one after another; commit how they all ended at once.
 
-        ``claims`` are (queue path, job id, token). Returns (outcomes, left):
-        the outcome of each job run, in order, and the claims the batch did
-        not start because it ran long (still leased: run them next). Once
-        ``keep_going()`` is false, jobs not yet started are handed back.
+        ``claims`` are (queue path, job id, token). Returns the outcome of
+        each, in order. Jobs not started because the batch ran long, or
+        because ``keep_going()`` turned false, are HANDED_BACK to the queue.
 
         Transient errors (ConflictError, ZEO disconnects) run the batch
         again with backoff, then hand its jobs back to the queue; report
@@ -244,27 +257,11 @@ class JobRunner:
                             type(error).__name__, attempt)
                 time.sleep(self.step_backoff * 2 ** (attempt - 1))
         message = f"transient error: {type(error).__name__}: {error}"
-        return [self._release_logged(claim, message) for claim in claims], []
+        return [self._release_logged(claim, message) for claim in claims]
 
     def _run_batch_once(self, claims, keep_going):
         with self._session(len(claims)) as (root, manager):
-            began = time.monotonic()
-            endings, left = [], []
-            for index, claim in enumerate(claims):
-                if index and not keep_going():
-                    endings += [Released(rest, time.monotonic(), SHUTTING_DOWN, False)
-                                for rest in claims[index:]]
-                    break
-                if index and time.monotonic() - began > BATCH_RUN_SECONDS:
-                    left = claims[index:]
-                    break
-                try:
-                    endings.append(self._run_one(root, claim))
-                except TransientError:
-                    if not index:
-                        raise
-                    left = claims[index:]  # first in the next batch: retried there
-                    break
+            endings = self._run_reports(root, claims, keep_going)
             # Reports only read. A fresh transaction for the writes sees what
             # other workers committed meanwhile, so fewer commits conflict.
             manager.abort()
@@ -273,7 +270,29 @@ class JobRunner:
                 logger.info("job %s %s in %.2fs: %s", ending.job_id, outcome,
                             time.monotonic() - ending.started, detail)
             self._forget(root, endings, ended)
-            return [outcome for outcome, _, _ in ended], left
+            return [outcome for outcome, _, _ in ended]
+
+    def _run_reports(self, root, claims, keep_going):
+        """Run the batch's reports one after another; return an Ending per claim."""
+        began = time.monotonic()
+        endings = []
+        for index, claim in enumerate(claims):
+            rest = claims[index:]
+            if index and not keep_going():
+                return endings + [HandedBack(other, SHUTTING_DOWN) for other in rest]
+            if index and time.monotonic() - began > BATCH_RUN_SECONDS:
+                return endings + [HandedBack(other, "not started: its batch ran long")
+                                  for other in rest]
+            try:
+                endings.append(self._run_one(root, claim))
+            except TransientError as exc:
+                if not index:
+                    raise  # the whole batch is run again
+                # Not the others' fault: this job alone counts a try.
+                message = f"transient error: {type(exc).__name__}: {exc}"
+                return endings + [Released(claim, time.monotonic(), message)] + [
+                    HandedBack(other, "not started: its batch broke off") for other in rest[1:]]
+        return endings
 
     def _run_one(self, root, claim):
         """Run one job's report as its owner; return its Ending."""
@@ -315,7 +334,7 @@ class JobRunner:
         except JobTimedOut as exc:
             return Failed(claim, started, exc, app)
         except JobInterrupted as exc:
-            return Released(claim, started, str(exc), False, app)
+            return Released(claim, started, str(exc), count_attempt=False, app=app)
         except TransientError:
             raise
         except Exception as exc:  # report code may raise anything
@@ -331,9 +350,11 @@ class JobRunner:
         and each try has about even odds: retry at once and often (a growing
         backoff left one worker waiting seconds while another ran hundreds
         of jobs). An ending that cannot be written (other than by a
-        conflict) is replaced by what to write instead, and all are redone.
+        conflict) is replaced by what to write instead, and all are redone
+        (at most twice per job: a failure, then nothing).
         """
-        for attempt in range(1, STORE_ATTEMPTS + 1):
+        conflicts = 0
+        while True:
             ended = []
             try:
                 for index, ending in enumerate(endings):
@@ -351,13 +372,13 @@ class JobRunner:
                     manager.commit()
                     return ended
             except TransientError:
-                if attempt == STORE_ATTEMPTS:
+                conflicts += 1
+                if conflicts == STORE_ATTEMPTS:
                     raise
                 time.sleep(random.uniform(0, min(self.step_backoff, STORE_PAUSE)))
             finally:
                 _clear_globals()
             manager.abort()
-        raise RuntimeError("unreachable")
 
     def _forget(self, root, endings, ended):
         """Drop committed jobs and results from the cache (memory hygiene only)."""
