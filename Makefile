@@ -8,7 +8,7 @@ TEST_ARGS ?=
 QUICK ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install run stop test lint bench clean browser-deps buildout-check
+.PHONY: install run stop test lint bench clean browser-deps buildout-check screenshots
 
 $(STAMP): setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,11 @@ browser-deps:
 
 test: install browser-deps
 	$(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) --all $(TEST_ARGS)
+
+# The README's images, from the real-browser tests (other test runs leave them alone).
+screenshots: install browser-deps
+	ASYNCREPORTS_SCREENSHOTS=$(CURDIR)/docs/screenshots \
+		$(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) --all -t test_browser
 
 bench: install
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)

@@ -7,6 +7,7 @@ the reason, and the tests skip with that reason.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -22,7 +23,10 @@ ARGS = (
     "--disable-sync",
 )
 VIEWPORT = {"width": 1280, "height": 800}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's images are written only when asked (``make screenshots``);
+# other runs write them to a scratch folder, and the checkout stays clean.
+SCREENSHOTS = Path(os.environ.get("ASYNCREPORTS_SCREENSHOTS")
+                   or Path(tempfile.gettempdir()) / "asyncreports-screenshots")
 
 
 class Unavailable(Exception):
@@ -51,7 +55,7 @@ def launch():
 
 
 def screenshot(page, name, full_page=False):
-    """Save a PNG of ``page`` as docs/screenshots/NAME.png."""
+    """Save a PNG of ``page`` as NAME.png in SCREENSHOTS."""
     # Written here, not by Playwright: its file writes run in a thread pool
     # that would outlive the test (and zope.testrunner reports such threads).
     data = page.screenshot(full_page=full_page, animations="disabled")
