@@ -4,9 +4,11 @@ import re
 import unittest
 
 import transaction
+from zope.component import getGlobalSiteManager
 
 from collective.asyncreports import testing
 from collective.asyncreports.locations import queue_paths
+from collective.asyncreports.zmi.csrf import ICSRFTokens
 
 
 QUEUE_URL = "http://nohost/asyncreports"
@@ -285,6 +287,40 @@ class RegistryTests(ZMITestCase):
         self.assertEqual(self.app.more.meta_type, "Async Report Queue")
         self.assertIn("results", self.app.more.objectIds())
         self.assertIn("/more", queue_paths(self.app._p_jar.root()))
+
+    def assert_forged_adds_are_refused(self):
+        # A page elsewhere that posts to the add URL has neither the token
+        # nor what it is checked against.
+        browser = self.browser(testing.MANAGER)
+        browser.handleErrors = True
+        browser.raiseHttpErrors = False
+        url = "http://nohost/manage_addProduct/collective.asyncreports/manage_addAsyncReportQueue"
+        for data in ("id=forged", "id=forged&_authenticator=guessed"):
+            browser.post(url, data)
+            self.assertTrue(browser.headers["status"].startswith("403"), browser.headers["status"])
+        transaction.begin()
+        self.assertNotIn("forged", self.app.objectIds())
+        return browser
+
+    def test_adding_without_the_form_token_is_refused(self):
+        self.assert_forged_adds_are_refused()  # plone.protect's tokens: Plone is installed
+
+    def test_in_plain_zope_the_add_form_token_is_a_samesite_cookie(self):
+        registry = getGlobalSiteManager()
+        tokens = registry.getUtility(ICSRFTokens)
+        registry.unregisterUtility(tokens, ICSRFTokens)
+        self.addCleanup(registry.registerUtility, tokens, ICSRFTokens)
+        browser = self.assert_forged_adds_are_refused()
+        browser.open("http://nohost/manage_addProduct/collective.asyncreports/"
+                     "manage_addAsyncReportQueueForm")
+        cookie = browser.headers["Set-Cookie"]
+        self.assertIn("asyncreports_add_token=", cookie)
+        self.assertIn("SameSite=Strict", cookie)
+        self.assertIn("HttpOnly", cookie)
+        browser.getControl(name="id").value = "plain"
+        browser.getControl("Add").click()
+        transaction.begin()
+        self.assertEqual(self.app.plain.meta_type, "Async Report Queue")
 
     def test_adding_by_get_is_refused(self):
         browser = self.browser(testing.MANAGER)

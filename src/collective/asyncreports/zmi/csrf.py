@@ -4,10 +4,16 @@ Plain Zope has no plone.protect, so a queue signs a per-user token with a
 secret of its own. Where Plone is installed, plone.protect guards every write
 in every request, ZMI included; the Plone integration then registers an
 ICSRFTokens utility so these forms carry plone.protect's own token instead.
+
+The add form comes before any queue and its secret: it uses a double-submit
+cookie, a random token set as a SameSite=Strict cookie and sent back in the
+form. Another site's page can neither read that cookie nor make the
+browser send it.
 """
 
 import hashlib
 import hmac
+import secrets
 
 from AccessControl import getSecurityManager
 from zExceptions import Forbidden
@@ -16,6 +22,7 @@ from zope.interface import Interface
 
 
 TOKEN_FIELD = "_authenticator"
+ADD_FORM_COOKIE = "asyncreports_add_token"
 
 
 class ICSRFTokens(Interface):
@@ -49,3 +56,27 @@ def check_csrf(secret, request):
         valid = isinstance(given, str) and hmac.compare_digest(given, _signed(secret))
     if not valid:
         raise Forbidden("missing or wrong form token: reload the form and try again")
+
+
+def add_form_token(request):
+    """Token for the add form (no queue yet, so no queue secret)."""
+    tokens = queryUtility(ICSRFTokens)
+    if tokens is not None:
+        return tokens.token(request)
+    token = secrets.token_hex(16)
+    request.response.setCookie(ADD_FORM_COOKIE, token, path="/", http_only=True,
+                               same_site="Strict")
+    return token
+
+
+def check_add_form(request):
+    """Raise Forbidden unless the add form's token came back with its cookie."""
+    tokens = queryUtility(ICSRFTokens)
+    if tokens is not None:
+        valid = tokens.valid(request)
+    else:
+        given = request.form.get(TOKEN_FIELD, "")
+        cookie = request.cookies.get(ADD_FORM_COOKIE, "")
+        valid = isinstance(given, str) and bool(cookie) and hmac.compare_digest(given, cookie)
+    if not valid:
+        raise Forbidden("missing or wrong form token: reload the add form and try again")

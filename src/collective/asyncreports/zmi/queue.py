@@ -31,6 +31,8 @@ from collective.asyncreports.results import zmi as results
 from collective.asyncreports.submission import submit
 from collective.asyncreports.targets import site_of
 from collective.asyncreports.zmi import forms
+from collective.asyncreports.zmi.csrf import add_form_token
+from collective.asyncreports.zmi.csrf import check_add_form
 from collective.asyncreports.zmi.csrf import check_csrf
 from collective.asyncreports.zmi.csrf import csrf_token
 
@@ -391,16 +393,25 @@ def _url(request, path):
     return request.physicalPathToURL(path) if path else None
 
 
-manage_addAsyncReportQueueForm = PageTemplateFile(
-    "www/add.zpt", globals(), __name__="manage_addAsyncReportQueueForm"
-)
+_add_form = PageTemplateFile("www/add.zpt", globals(), __name__="manage_addAsyncReportQueueForm")
+
+
+def manage_addAsyncReportQueueForm(self, REQUEST):
+    """The form that adds an Async Report Queue, with its CSRF token."""
+    return _add_form.__of__(self)(token=add_form_token(REQUEST))
 
 
 def manage_addAsyncReportQueue(self, id, title="", REQUEST=None):
-    """Add an Async Report Queue (with its results folder) to this container."""
-    if REQUEST is not None and REQUEST.get("REQUEST_METHOD") != "POST":
-        # A link or an image must not add objects: the add form posts.
-        raise Forbidden("adding an Async Report Queue needs a POST from its add form")
+    """Add an Async Report Queue (with its results folder) to this container.
+
+    Through the web it takes a POST from the add form, with its token;
+    Python code (scripts, set-up) passes no REQUEST.
+    """
+    if REQUEST is not None:
+        if REQUEST.get("REQUEST_METHOD") != "POST":
+            # A link or an image must not add objects: the add form posts.
+            raise Forbidden("adding an Async Report Queue needs a POST from its add form")
+        check_add_form(REQUEST)
     self._setObject(id, AsyncReportQueue(id, title))
     queue = self._getOb(id)
     queue.results_folder()
