@@ -14,7 +14,8 @@ buildout-versions.cfg, setup.py, src/, tests/):
    ``bin/asyncreports submit``, run ``bin/worker --once``;
 5. check that the job is done and fetch its PDF over HTTP (basic auth; anonymous
    gets 401), check its text with pypdf;
-6. run a quick subset of ``bin/test`` (it imports every test module).
+6. run a subset of ``bin/test`` (it imports every test module), with one
+   end-to-end test that starts its own ZEO server, Zope and worker.
 
 Everything it starts is stopped by PID and the temporary directory removed,
 whatever happens. Exit code 0 and "buildout-check: OK" when all is well.
@@ -355,12 +356,15 @@ class Check:
                  f"listing /docs/minutes and /docs/budget")
 
     def run_tests(self):
-        log = self.run("bin-test", [self.tmp / "bin/test", "-t", "test_errors"], timeout=300)
-        match = re.search(r"Ran (\d+) tests with 0 failures, 0 errors", log)
-        if not match or "import problems" in log:
-            raise Failure(f"bin/test -t test_errors:\n{log[-3000:]}")
-        self.say(f"bin/test -t test_errors: {match.group(1)} tests passed, every test "
-                 "module imports")
+        # test_errors is quick; the end-to-end test starts its own ZEO server,
+        # Zope and worker from the buildout's eggs (devinstance.python_command).
+        selected = ["-t", "test_errors", "-t", "test_reporters_job_runs_in_a_worker"]
+        log = self.run("bin-test", [self.tmp / "bin/test", *selected], timeout=600)
+        ran = re.findall(r"Ran (\d+) tests with 0 failures, 0 errors", log)
+        if len(ran) != 2 or "import problems" in log or "Total:" not in log:
+            raise Failure(f"bin/test {' '.join(selected)}:\n{log[-3000:]}")
+        self.say(f"bin/test {' '.join(selected)}: {sum(map(int, ran))} tests passed, "
+                 "every test module imports")
 
 
 def http_get(url, credentials=None):

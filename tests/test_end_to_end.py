@@ -16,8 +16,9 @@ from pathlib import Path
 from OFS.Folder import manage_addFolder
 from OFS.Image import manage_addFile
 
-from collective.asyncreports.devinstance import BIN
 from collective.asyncreports.devinstance import Instance
+from collective.asyncreports.devinstance import asyncreports_command
+from collective.asyncreports.devinstance import child_env
 from collective.asyncreports.devinstance import free_port
 from collective.asyncreports.permissions import QueueReport
 from tests.system import discard
@@ -239,8 +240,8 @@ class EndToEndTests(unittest.TestCase):
 
     def test_missing_zope_conf_is_a_clear_error(self):
         result = subprocess.run(
-            [str(BIN / "asyncreports"), "-C", str(self.home / "nope.conf"), "jobs"],
-            capture_output=True, text=True, timeout=60)
+            asyncreports_command("-C", self.home / "nope.conf", "jobs"),
+            capture_output=True, text=True, timeout=60, env=child_env())
         self.assertEqual(result.returncode, 2)
         self.assertIn("zope.conf not found", result.stderr)
 

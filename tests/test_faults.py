@@ -309,7 +309,8 @@ class LoadTests(FaultTestCase):
         workers = [system.start_worker() for _ in range(4)]
         submitters = [
             subprocess.Popen([sys.executable, str(SUBMIT_MANY), str(system.instance.zeo_port),
-                              "1000", f"s{number}"], stdout=subprocess.PIPE, text=True)
+                              "1000", f"s{number}"], stdout=subprocess.PIPE, text=True,
+                             env=system.instance.env)
             for number in range(2)
         ]
         try:

@@ -4,7 +4,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import unittest
@@ -14,6 +13,8 @@ from ZEO.ClientStorage import ClientStorage
 from ZODB.DB import DB
 from ZODB.POSException import ConflictError
 
+from collective.asyncreports.devinstance import child_env
+from collective.asyncreports.devinstance import python_command
 from collective.asyncreports.queue import DONE
 from collective.asyncreports.queue import QUEUED
 from collective.asyncreports.queue import RUNNING
@@ -44,13 +45,14 @@ class ZEOQueueTests(unittest.TestCase):
         tmpdir = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, tmpdir, ignore_errors=True)
         self.port = _free_port()
-        runzeo = os.path.join(os.path.dirname(sys.executable), "runzeo")
         log_path = os.path.join(tmpdir, "zeo.log")
         with open(log_path, "wb") as log:
             server = subprocess.Popen(
-                [runzeo, "-a", f"{HOST}:{self.port}", "-f", f"{tmpdir}/Data.fs"],
+                python_command("ZEO.runzeo", "-a", f"{HOST}:{self.port}", "-f",
+                               f"{tmpdir}/Data.fs"),
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env=child_env(),
             )
         self.addCleanup(_stop, server)
         deadline = time.monotonic() + 10

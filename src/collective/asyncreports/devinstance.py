@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 
-BIN = Path(sys.executable).parent
 QUEUE_ID = "asyncreports"
 ADMIN = "admin"
 PLONE_ID = "Plone"
@@ -27,6 +26,29 @@ PLONE_PROFILES = (
     "plonetheme.barceloneta:default",
     "collective.asyncreports:default",
 )
+
+def python_command(module, *args):
+    """``python -m MODULE ARGS`` with this interpreter.
+
+    With ``child_env``'s PYTHONPATH the child imports what this process
+    imports: it works from a virtualenv and from buildout's ``bin/test``,
+    whose eggs are on sys.path but whose scripts are not ours to find.
+    """
+    return [sys.executable, "-m", module, *map(str, args)]
+
+
+def asyncreports_command(*args):
+    """The ``asyncreports`` command line (``python -m``, see python_command)."""
+    return python_command("collective.asyncreports.worker.cli", *args)
+
+
+def child_env(env=None):
+    """os.environ plus ``env``, with this process's sys.path added to PYTHONPATH."""
+    merged = dict(os.environ, **(env or {}))
+    merged["PYTHONPATH"] = os.pathsep.join(
+        [path for path in [merged.get("PYTHONPATH"), *sys.path] if path])
+    return merged
+
 
 ZEO_CONF = """\
 <zeo>
@@ -131,7 +153,7 @@ class Instance:
         self.cache_size = cache_size
         # Add-on packages whose configure.zcml the instance and workers load.
         self.extra_packages = tuple(extra_packages)
-        self.env = dict(os.environ, **(env or {}))
+        self.env = child_env(env)
         self.etc = self.home / "etc"
         self.var = self.home / "var"
         self.zeo_port = int(zeo_port)
@@ -191,31 +213,31 @@ class Instance:
         return process
 
     def start_zeo(self):
-        process = self.start("zeo", [str(BIN / "runzeo"), "-C", str(self.etc / "zeo.conf")])
+        process = self.start("zeo", python_command("ZEO.runzeo", "-C", self.etc / "zeo.conf"))
         wait_for_port(self.zeo_port, process, host=self.zeo_host)
         return process
 
     def bootstrap(self, *extra):
         """Create the admin user and the /asyncreports queue when missing."""
         subprocess.run(
-            [sys.executable, "-m", "collective.asyncreports.devinstance", "bootstrap",
-             "--home", str(self.home), "--zeo-port", str(self.zeo_port),
-             "--http-port", str(self.http_port), *extra],
+            python_command("collective.asyncreports.devinstance", "bootstrap",
+                           "--home", self.home, "--zeo-port", self.zeo_port,
+                           "--http-port", self.http_port, *extra),
             check=True, cwd=self.home, env=self.env)
 
     def start_zope(self):
-        process = self.start("zope", [str(BIN / "runwsgi"), str(self.etc / "zope.ini")])
+        process = self.start("zope", python_command("Zope2.Startup.serve", self.etc / "zope.ini"))
         wait_for_port(self.http_port, process, timeout=120)
         return process
 
     def start_worker(self, *args, name="worker", env=None):
-        return self.start(name, [str(BIN / "asyncreports"), "-C", str(self.zope_conf),
-                                 "worker", *args], env=env)
+        return self.start(name, asyncreports_command("-C", self.zope_conf, "worker", *args),
+                          env=env)
 
     def run_command(self, *args, timeout=300, check=True):
         """Run ``asyncreports -C zope.conf ARGS`` to the end; return the CompletedProcess."""
         return subprocess.run(
-            [str(BIN / "asyncreports"), "-C", str(self.zope_conf), *args],
+            asyncreports_command("-C", self.zope_conf, *args),
             capture_output=True, text=True, timeout=timeout, check=check, cwd=self.home,
             env=self.env)
 
