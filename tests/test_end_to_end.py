@@ -24,6 +24,7 @@ from collective.asyncreports.permissions import QueueReport
 from tests.system import discard
 from tests.system import pdf_text
 from tests.system import started_instance
+from tests.system import wait_for
 from tests.system import write_over_zeo
 
 
@@ -178,6 +179,26 @@ class EndToEndTests(unittest.TestCase):
             self.assertFalse(data.startswith(b"%PDF"), intruder)
         status, _, _ = self.http(path, "admin")
         self.assertEqual(status, 200)
+
+    def test_log_file_takes_the_log_and_is_opened_anew_after_rotation(self):
+        log = self.home / "var" / "log" / "worker-test.log"
+        worker = self.instance.start_worker("--log-file", log, "--poll-interval", "0.5",
+                                            name="logging-worker")
+        self.addCleanup(self.instance.stop, worker)
+        submit = ("submit", "object-inventory", "--path", "/docs", "--user", "alice")
+        first = self.cli(*submit).stdout.strip()
+        wait_for(lambda: log.exists() and f"job {first} done" in log.read_text(),
+                 what="the first job in the log file")
+        log.rename(log.with_suffix(".log.1"))  # as logrotate does
+        second = self.cli(*submit).stdout.strip()
+        wait_for(lambda: log.exists() and f"job {second} done" in log.read_text(),
+                 what="the second job in a new log file")
+        self.assertNotIn(first, log.read_text())
+        self.assertNotIn("started", (self.home / "var/log/logging-worker.out").read_text())
+        bad = self.cli("--log-file", self.home / "no" / "such" / "dir.log", "jobs",
+                       check=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("cannot open the log file", bad.stderr)
 
     def test_failing_report_stores_an_error_log_with_the_traceback(self):
         job_id = self.cli("submit", "broken", "--path", "/docs",

@@ -3,6 +3,7 @@
 import argparse
 import json
 import logging
+import logging.handlers
 import sys
 import time
 
@@ -29,10 +30,19 @@ LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
 
 
 def _parser():
+    # Options taken before and after the command (``bin/worker`` adds its
+    # own -C and ``worker``): defaults suppressed, so one given before the
+    # command is not reset by the command's parser.
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument(
         "-C", "--config", metavar="ZOPE_CONF", default=argparse.SUPPRESS,
         help="the instance's zope.conf (a ZEO client configuration)")
+    config.add_argument("--log-level", default=argparse.SUPPRESS,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                        help="default: INFO")
+    config.add_argument(
+        "--log-file", metavar="PATH", default=argparse.SUPPRESS,
+        help="log to this file instead of stderr (opened anew after logrotate moves it)")
     queue = argparse.ArgumentParser(add_help=False)
     queue.add_argument(
         "--queue", metavar="PATH",
@@ -41,8 +51,6 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog="asyncreports", parents=[config],
         description="Run and inspect collective.asyncreports queues.")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     worker = commands.add_parser(
@@ -260,7 +268,16 @@ def main(argv=None):
     """Console script entry point."""
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, stream=sys.stderr)
+    log_file = getattr(args, "log_file", None)
+    try:
+        # A WatchedFileHandler notices when logrotate has moved its file.
+        handler = (logging.handlers.WatchedFileHandler(log_file) if log_file
+                   else logging.StreamHandler(sys.stderr))
+    except OSError as exc:
+        sys.stderr.write(f"asyncreports: error: cannot open the log file: {exc}\n")
+        return 2
+    logging.basicConfig(level=getattr(args, "log_level", "INFO"), format=LOG_FORMAT,
+                        handlers=[handler])
     if not getattr(args, "config", None):
         sys.stderr.write("asyncreports: error: -C ZOPE_CONF is required\n")
         return 2
