@@ -243,7 +243,6 @@ class ZEOOutageTests(FaultTestCase):
         self.assertLessEqual(job["attempts"], 2)
         self.assertIsNone(worker.poll(), "the worker must survive the outage")
 
-
     def test_sigterm_while_the_zeo_server_is_down_stops_the_worker(self):
         """A supervisor stopping workers and server together is not kept waiting."""
         system = self.system

@@ -41,8 +41,6 @@ class BigReport(ReportType):
         return b"%PDF-1.4\n" + bytes(BIG)
 
 
-
-
 class PloneRunnerTests(unittest.TestCase):
     layer = testing.FUNCTIONAL_TESTING
 

@@ -184,7 +184,6 @@ class MergingTests(ConflictTestCase):
         next_two = queue.claim("w2", limit=2, now=T0 + 1000)
         self.assertEqual([job.id for job in next_two], job_ids[160:162])
 
-
     def test_a_batch_ending_while_another_worker_claims_a_batch_merges(self):
         # Each worker's running jobs are in an index of its own. In one index
         # shared by all workers, one batch's 64 keys leaving while another's

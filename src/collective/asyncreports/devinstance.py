@@ -27,6 +27,7 @@ PLONE_PROFILES = (
     "collective.asyncreports:default",
 )
 
+
 def python_command(module, *args):
     """``python -m MODULE ARGS`` with this interpreter.
 

@@ -240,6 +240,7 @@ class Worker:
     def reap(self, paths):
         """Requeue or abandon jobs whose worker went silent; log abandoned ones."""
         self.reaped_at = time.monotonic()
+
         def reap_all(app):
             reaped = []
             for path in paths:
