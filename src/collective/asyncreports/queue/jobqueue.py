@@ -453,8 +453,7 @@ class JobQueue(Persistent):
         if job.cancel_requested:
             self._move(job, CANCELLED, now, worker, "cancelled", error_message)
         elif not count_attempt:
-            job.attempts = max(0, job.attempts - 1)
-            self._move(job, QUEUED, now, worker, "interrupted", error_message)
+            self._requeue_uncounted(job, now, worker, "interrupted", error_message)
         elif job.attempts < job.max_attempts:
             self._requeue(job, now, worker, "released", error_message)
         else:
@@ -476,8 +475,8 @@ class JobQueue(Persistent):
         if job.cancel_requested:
             self._move(job, CANCELLED, now, worker, "cancelled", reason)
         else:
-            job.attempts = max(0, job.attempts - 1)
-            self._move(job, QUEUED, now, worker, "handed back", reason, not_before=job.not_before)
+            self._requeue_uncounted(job, now, worker, "handed back", reason,
+                                    not_before=job.not_before)
         return job
 
     def backoff(self, attempts):
@@ -743,6 +742,11 @@ class JobQueue(Persistent):
         delay = self.backoff(job.attempts)
         detail = f"{message}; next try in {delay:.0f}s"
         self._move(job, QUEUED, now, actor, event, detail, not_before=now + delay)
+
+    def _requeue_uncounted(self, job, now, actor, event, detail, not_before=None):
+        """Queue a job again, taking back the attempt its claim counted."""
+        job.attempts = max(0, job.attempts - 1)
+        self._move(job, QUEUED, now, actor, event, detail, not_before=not_before)
 
     def _move(self, job, state, now, actor, event, detail="", not_before=None):
         """Move a job to ``state``, keeping indexes, counters, lease, worker
