@@ -8,7 +8,7 @@ TEST_ARGS ?=
 QUICK ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install run stop test lint bench clean browser-deps buildout-check screenshots
+.PHONY: install run stop test lint bench clean browser-deps font-deps buildout-check screenshots chaos
 
 $(STAMP): setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(STAMP): setup.py constraints.txt
 
 install: $(STAMP)
 
-run: install
+run: install font-deps
 	$(BIN)/python -m collective.asyncreports.devinstance run --home . \
 		--zeo-port $(ZEO_PORT) --http-port $(HTTP_PORT)
 
@@ -28,9 +28,14 @@ stop:
 # Debian's chromium for the real-browser tests (tests/test_browser.py); root only,
 # otherwise those tests skip and say why.
 browser-deps:
-	tests/browser/install-chromium.sh
+	scripts/install-chromium.sh
 
-test: install browser-deps
+# Debian's DejaVu and Noto CJK fonts, which PDFs embed; root only, otherwise the
+# fonts found are used and the log says which are missing.
+font-deps:
+	scripts/install-fonts.sh
+
+test: install browser-deps font-deps
 	$(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) --all $(TEST_ARGS)
 
 # The README's images, from the real-browser tests (other test runs leave them alone).
@@ -44,6 +49,13 @@ bench: install
 # A buildout from PyPI in a temporary directory: zeoserver, instance, worker, one job.
 buildout-check: install
 	$(BIN)/python tests/buildout_check.py
+
+# The chaos soak: workers, ZEO and a submitter under random faults, then the
+# invariants checked (tests/chaos.py).
+CHAOS_SECONDS ?= 600
+CHAOS_SEED ?=
+chaos: install font-deps
+	$(BIN)/python tests/chaos.py --seconds $(CHAOS_SECONDS) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED),)
 
 lint: install
 	$(BIN)/ruff check src tests bench

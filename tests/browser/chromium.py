@@ -1,7 +1,7 @@
 """Debian's headless Chromium driven by Playwright, and screenshots for the docs.
 
 Playwright's own browser downloads are never used: the browser is the system's
-``/usr/bin/chromium`` (``tests/browser/install-chromium.sh`` installs it).
+``/usr/bin/chromium`` (``scripts/install-chromium.sh`` installs it).
 When it is missing or will not start, ``launch`` raises ``Unavailable`` with
 the reason, and the tests skip with that reason.
 """
@@ -37,7 +37,7 @@ def launch():
     """Start Playwright and Chromium; return (playwright, browser) or raise Unavailable."""
     if not os.access(CHROMIUM, os.X_OK):
         raise Unavailable(
-            f"{CHROMIUM} is missing: run tests/browser/install-chromium.sh as root")
+            f"{CHROMIUM} is missing: run scripts/install-chromium.sh as root")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
