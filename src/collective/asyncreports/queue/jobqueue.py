@@ -521,6 +521,66 @@ class JobQueue(Persistent):
             reaped.append(job)
         return reaped
 
+    def reap_worker(self, worker_id, reason, actor=None, now=None):
+        """Take back at once every job a dead worker holds (its process is gone).
+
+        Unlike ``reap``, nothing waits for the lease to expire, and the
+        attempt is not counted: the job is due again at once, in its old
+        place. But a job that loses its worker every time may kill it
+        (a poison job): after ``max_attempts`` such losses they count, so it
+        still ends failed as abandoned. The worker's record is marked stopped.
+
+        :param reason: why the worker is known dead, for the history.
+        :returns: list of the Jobs taken back.
+        """
+        now = _now(now)
+        index = None if self._running is None else self._running.get(worker_id)
+        reaped = []
+        for key in list(_keys(index)) if index is not None else ():
+            job = self._jobs[key[-1]]
+            lost = getattr(job, "lost_runs", 0) + 1
+            job.lost_runs = lost
+            if job.cancel_requested:
+                self._move(job, CANCELLED, now, actor, "cancelled", reason)
+            elif lost <= job.max_attempts:
+                self._requeue_uncounted(job, now, actor, "reaped",
+                                        f"{reason}; attempt not counted",
+                                        not_before=job.not_before)
+            elif job.attempts < job.max_attempts:
+                message = f"{reason} ({job.attempts} of {job.max_attempts} attempts used)"
+                self._requeue(job, now, actor, "reaped", message)
+            else:
+                job.error_message = (
+                    f"abandoned: {reason}, and all {job.max_attempts} attempts are used")
+                self._move(job, FAILED, now, actor, "abandoned", job.error_message)
+            reaped.append(job)
+        record = self._workers.get(worker_id)
+        if record is not None and record.stopped is None:
+            record.stopped = now
+        self._drop_running_index(worker_id)
+        return reaped
+
+    def workers_with_jobs(self):
+        """Return the WorkerRecords of workers that hold running jobs.
+
+        Reads only the per-worker running indexes, not every record (a
+        ``--once`` worker leaves one record per run).
+        """
+        records = []
+        for worker_id, index in (self._running or {}).items():
+            record = self._workers.get(worker_id)
+            if record is not None and _first(index) is not None:
+                records.append(record)
+        return records
+
+    def running_jobs(self):
+        """Return every running Job (there are as many as workers run)."""
+        return [self._jobs[key[-1]] for key in self._running_keys()]
+
+    def due_count(self, now=None, limit=1000):
+        """Return how many queued jobs are due now, counting at most ``limit``."""
+        return sum(1 for _ in islice(self._due_keys(_now(now)), limit))
+
     # People and administrators
 
     def cancel(self, job_id, actor=None, now=None):
@@ -694,6 +754,18 @@ class JobQueue(Persistent):
     def worker(self, worker_id):
         """Return the WorkerRecord of this worker, or None."""
         return self._workers.get(worker_id)
+
+    def worker_started(self, worker_id, host_key=None, once=False, now=None):
+        """Record how a worker runs: its host key (see WorkerRecord) and ``--once``.
+
+        :returns: the WorkerRecord.
+        """
+        record = self._worker_record(worker_id, _now(now))
+        if record.host_key != host_key:
+            record.host_key = host_key
+        if record.once != once:
+            record.once = once
+        return record
 
     def worker_stopped(self, worker_id, now=None):
         """Record that a worker stopped; its heartbeats no longer hold leases.

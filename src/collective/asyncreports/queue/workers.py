@@ -21,6 +21,13 @@ class WorkerRecord(Persistent):
     never conflict.
     """
 
+    # Set when the worker starts (JobQueue.worker_started); class attributes,
+    # so records made before they existed have them. ``host_key`` tells which
+    # records share this machine's boot and PID namespace, so their PIDs mean
+    # something here; ``once`` marks a ``--once`` run (cron, timers).
+    host_key = None
+    once = False
+
     def __init__(self, worker_id, hostname=None, pid=None, now=0.0):
         self.worker_id = worker_id
         self.hostname = hostname
@@ -55,4 +62,5 @@ class WorkerRecord(Persistent):
             "jobs_failed": self.jobs_failed,
             "last_job_id": self.last_job_id,
             "stopped": self.stopped,
+            "once": self.once,
         }

@@ -21,6 +21,7 @@ from collective.asyncreports import logger
 from collective.asyncreports.errors import LeaseLost
 from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.results.errorlog import error_log_text
+from collective.asyncreports.worker.host import reap_dead_workers_here
 from collective.asyncreports.worker.runner import DONE
 from collective.asyncreports.worker.runner import FAILED
 from collective.asyncreports.worker.runner import HANDED_BACK
@@ -301,6 +302,8 @@ class Worker:
         logger.info("worker %s serving %s (concurrency %d)",
                     self.worker_id, ", ".join(paths), self.concurrency)
         heartbeat(self.session, self.worker_id, paths, self.status)
+        # Workers that died on this host hold jobs nobody runs: take them back now.
+        reap_dead_workers_here(self.session, self.worker_id, paths, once=self.once)
         beating = threading.Event()
         beater = threading.Thread(
             target=self._heartbeat_until,

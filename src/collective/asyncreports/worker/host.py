@@ -1,0 +1,85 @@
+"""What a worker can know about other workers on its own machine.
+
+A worker that starts where another one died (``make stop`` cut short, a
+SIGKILL, an OOM kill) need not wait for that one's leases to expire: its PID
+is gone, so its jobs are taken back at once (``JobQueue.reap_worker``).
+
+A PID means something only among processes of one boot and one PID
+namespace: two machines may share a host name, and containers on one host
+(``--network host``) share its name but not its PIDs. So a record is judged
+only when its ``host_key`` (boot id and PID namespace) is this process's.
+"""
+
+import os
+import socket
+
+from collective.asyncreports import logger
+from collective.asyncreports.queue.states import FAILED
+from collective.asyncreports.results.errorlog import error_log_text
+
+
+def host_key():
+    """This process's boot id and PID namespace, or None where unknown (no /proc)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as boot:
+            boot_id = boot.read().strip()
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return None
+    return f"{boot_id}:{namespace}"
+
+
+def pid_alive(pid):
+    """True if a process with this PID runs here (or may: no permission to ask)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_dead_here(record, key=None, hostname=None):
+    """True if ``record``'s worker ran on this machine and its process is gone.
+
+    Our own PID counts as alive: several workers may run in one process.
+    """
+    key = host_key() if key is None else key
+    hostname = socket.gethostname() if hostname is None else hostname
+    return (
+        key is not None
+        and record.host_key == key
+        and record.hostname == hostname
+        and record.stopped is None
+        and isinstance(record.pid, int)
+        and record.pid != os.getpid()
+        and not pid_alive(record.pid)
+    )
+
+
+def reap_dead_workers_here(session, worker_id, paths, once=False):
+    """At a worker's start: record its host key, and take back the jobs of
+    workers that died on this machine, attempt not counted (once each)."""
+    key = host_key()
+    hostname = socket.gethostname()
+
+    def step(app):
+        reaped = []
+        for path in paths:
+            queue = app.unrestrictedTraverse(path)
+            jobs = queue.job_queue()
+            jobs.worker_started(worker_id, host_key=key, once=once)
+            for record in jobs.workers_with_jobs():
+                if record.worker_id == worker_id or not is_dead_here(record, key, hostname):
+                    continue
+                reason = f"worker {record.worker_id} died (process {record.pid} is gone)"
+                for job in jobs.reap_worker(record.worker_id, reason, actor=worker_id):
+                    if job.state == FAILED:  # a poison job: abandoned, as by reap
+                        job.error_path = queue.store_error_log(
+                            job, error_log_text(job, job.error_message))
+                    reaped.append((job.id, job.state, record.worker_id))
+        return reaped
+
+    for job_id, state, dead in session.write(step):
+        logger.warning("job %s: its worker %s died on this host; now %s", job_id, dead, state)
