@@ -584,6 +584,62 @@ class ReapTests(QueueTestCase):
         self.assertEqual(live.state, RUNNING)
 
 
+class ReapWorkerTests(QueueTestCase):
+    """A worker known to be dead (its process is gone) loses its jobs at once."""
+
+    def test_a_dead_workers_jobs_go_back_at_once_in_their_place_attempt_not_counted(self):
+        queue = self._makeOne(lease_seconds=300)
+        job = self._claimed(queue, worker_id="dead")
+        other = self._claimed(queue, worker_id="alive")
+        reaped = queue.reap_worker("dead", "worker dead died", actor="w2", now=T0 + 1)
+        self.assertEqual(reaped, [job])
+        self.assertEqual((job.state, job.attempts, job.not_before), (QUEUED, 0, T0))
+        self.assertIsNone(job.lease_worker)
+        self.assertEqual(job.history[-1]["event"], "reaped")
+        self.assertEqual(job.history[-1]["actor"], "w2")
+        self.assertIn("worker dead died; attempt not counted", job.history[-1]["detail"])
+        self.assertEqual(other.state, RUNNING)
+        self.assertEqual(queue.worker("dead").stopped, T0 + 1)
+        self.assertNotIn("dead", queue._running)
+        self.assertEqual(queue.claim("w2", now=T0 + 1), [job])
+
+    def test_a_job_that_keeps_losing_its_worker_still_ends_abandoned(self):
+        queue = self._makeOne(max_attempts=2, backoff_seconds=0)
+        job = self._claimed(queue, worker_id="w0")
+        outcomes = []
+        for run in range(1, 10):
+            outcomes.append(queue.reap_worker(f"w{run - 1}", "died", now=T0 + run)[0].attempts)
+            if job.state != QUEUED:
+                break
+            self.assertEqual(queue.claim(f"w{run}", now=T0 + run), [job])
+        # Two losses uncounted, then each counts: the poison job fails.
+        self.assertEqual(outcomes, [0, 0, 1, 2])
+        self.assertEqual(job.state, FAILED)
+        self.assertTrue(job.error_message.startswith("abandoned: died"), job.error_message)
+
+    def test_a_dead_workers_job_asked_to_cancel_is_cancelled(self):
+        queue = self._makeOne()
+        job = self._claimed(queue, worker_id="dead")
+        queue.cancel(job.id, now=T0 + 1)
+        queue.reap_worker("dead", "died", now=T0 + 2)
+        self.assertEqual(job.state, CANCELLED)
+
+    def test_only_workers_holding_jobs_are_listed_for_the_check(self):
+        queue = self._makeOne()
+        self._claimed(queue, worker_id="busy")
+        done = self._claimed(queue, worker_id="idle")
+        queue.finish(done.id, done.lease_token, "/r", now=T0 + 1)
+        queue.heartbeat("never-claimed", now=T0)
+        self.assertEqual([r.worker_id for r in queue.workers_with_jobs()], ["busy"])
+
+    def test_worker_started_records_host_key_and_once(self):
+        queue = self._makeOne()
+        queue.heartbeat("w1", now=T0)
+        record = queue.worker_started("w1", host_key="boot:4026531836", once=True, now=T0)
+        self.assertEqual((record.host_key, record.once), ("boot:4026531836", True))
+        self.assertEqual((WorkerRecord("old").host_key, WorkerRecord("old").once), (None, False))
+
+
 class RunningIndexTests(QueueTestCase):
     """Each worker's running jobs are in an index of its own (JobQueue._running_index)."""
 

@@ -141,6 +141,19 @@ SITE_ZCML = """\
 """
 
 
+# The order in which processes stop (lower first); anything not listed is a
+# worker (``worker``, ``worker2``...).
+STOP_ORDER = {"zope": 1, "zeo": 2}
+# A stopping worker may take its grace (30 s by default), then up to 10 s for
+# report code to notice it is interrupted, then up to 10 s for its last write.
+WORKER_STOP_SECONDS = 90
+LAUNCHER_STOP_SECONDS = WORKER_STOP_SECONDS + 2 * 30 + 10
+
+
+def _is_worker(name):
+    return STOP_ORDER.get(name, 0) == 0
+
+
 class Instance:
     """One home folder: ``etc/`` (configuration) and ``var/`` (data, logs, pids)."""
 
@@ -258,14 +271,17 @@ class Instance:
             self.processes.remove(process)
             self._write_pids()
 
-    def stop_all(self):
-        """Stop every child, newest first (worker, Zope, then ZEO)."""
-        for process in reversed(list(self.processes)):
-            self.stop(process)
+    def stop_all(self, worker_timeout=WORKER_STOP_SECONDS):
+        """Stop every child in order, one signal each: workers first (they
+        hand their jobs back, which needs the ZEO server), then Zope, then ZEO."""
+        for process in sorted(self.processes, key=lambda p: STOP_ORDER.get(p.name, 0)):
+            self.stop(process, worker_timeout if _is_worker(process.name) else 30)
 
     def _write_pids(self):
-        pids = [str(os.getpid())] + [str(p.pid) for p in self.processes]
-        (self.var / "run.pids").write_text("\n".join(pids) + "\n")
+        # "PID NAME" lines, this (launching) process first: ``make stop``
+        # signals it alone, and it stops the others in order.
+        lines = [f"{os.getpid()} launcher"] + [f"{p.pid} {p.name}" for p in self.processes]
+        (self.var / "run.pids").write_text("\n".join(lines) + "\n")
 
 
 def wait_for_port(port, process=None, timeout=60, host="127.0.0.1"):
@@ -377,54 +393,103 @@ def _plone_demo_content(site, editor_password):
 
 
 def stop_background_run(instance):
-    """``make stop``: signal the launcher recorded in var/run.pids, then its children."""
+    """``make stop``: signal the launcher recorded in var/run.pids, once.
+
+    The launcher stops its children in order (see ``Instance.stop_all``); a
+    second signal to a worker would make it stop at once, before it handed
+    its jobs back. Children left by a launcher that died are stopped here,
+    in the same order.
+    """
     pids_file = instance.var / "run.pids"
     if not pids_file.exists():
         print("nothing to stop (no var/run.pids)")
-        return
-    pids = [int(line) for line in pids_file.read_text().split()]
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
-        time.sleep(0.2)
-    for pid in pids:
+        return 0
+    entries = _read_pids(pids_file)
+    launcher = entries[0][0] if entries and entries[0][1] == "launcher" else None
+    if launcher is not None and _alive(launcher):
+        os.kill(launcher, signal.SIGTERM)
+        print(f"stopping (workers, then Zope, then ZEO; up to {LAUNCHER_STOP_SECONDS}s)",
+              flush=True)
+        _wait_for_exit(launcher, LAUNCHER_STOP_SECONDS)
+    children = sorted((entry for entry in entries if entry[1] != "launcher"),
+                      key=lambda entry: STOP_ORDER.get(entry[1], 0))
+    for pid, name in children:
         if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGTERM)
+            _wait_for_exit(pid, WORKER_STOP_SECONDS if _is_worker(name) else 30)
     pids_file.unlink(missing_ok=True)
     print("stopped")
+    return 0
+
+
+def _read_pids(path):
+    """[(pid, name)] from var/run.pids ("PID NAME" lines; an old file has PIDs
+    alone, the launcher first)."""
+    entries = []
+    for number, line in enumerate(path.read_text().splitlines()):
+        pid, _, name = line.strip().partition(" ")
+        if pid.isdigit():
+            entries.append((int(pid), name or ("launcher" if number == 0 else "worker")))
+    return entries
+
+
+def _wait_for_exit(pid, timeout):
+    """Wait for ``pid`` to exit; SIGKILL it after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        print(f"process {pid} did not stop in {timeout}s: killing it", flush=True)
+        os.kill(pid, signal.SIGKILL)
 
 
 def _alive(pid):
+    """True if process ``pid`` runs (a zombie child of ours counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return True
 
 
-def run(instance):
-    """``make run``: start everything, print where it is, stop it all on Ctrl-C."""
+def run(instance, grace=None, plone=None):
+    """``make run``: start everything, print where it is, stop it all on Ctrl-C.
+
+    ``grace`` is the worker's ``--grace``; ``plone=False`` makes no Plone site
+    even when Plone is installed.
+    """
     instance.write_configuration()
     password = instance.admin_password()
-    stopping = []
+    plone = plone_installed() if plone is None else plone
 
     def handle(signum, frame):
-        stopping.append(signum)
+        # From now on further signals only say what happens: stopping in
+        # order must not be cut short (see Instance.stop_all).
+        signal.signal(signal.SIGTERM, stopping)
+        signal.signal(signal.SIGINT, stopping)
         raise KeyboardInterrupt
 
+    def stopping(signum, frame):
+        print("stopping in order: workers, then Zope, then ZEO; please wait", flush=True)
+
     signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    worker_timeout = WORKER_STOP_SECONDS
     try:
         instance.start_zeo()
-        instance.bootstrap("--password", password, *(["--plone"] if plone_installed() else []))
+        instance.bootstrap("--password", password, *(["--plone"] if plone else []))
         instance.start_zope()
-        instance.start_worker()
-        plone = ""
-        if plone_installed():
-            plone = (
+        instance.start_worker(*(["--grace", grace] if grace is not None else []))
+        worker_timeout = (grace or 30) + WORKER_STOP_SECONDS - 30
+        plone_lines = ""
+        if plone:
+            plone_lines = (
                 f"  Plone:      {instance.url}/{PLONE_ID} (Site Setup > Async reports)\n"
                 f"  Editor:     {EDITOR} / {instance.editor_password()}\n"
             )
@@ -433,7 +498,7 @@ collective.asyncreports is running (Ctrl-C or `make stop` stops it all)
   ZMI:        {instance.url}/manage_main
   Queue:      {instance.url}/{QUEUE_ID}/manage_queue
   Login:      {ADMIN} / {password}
-{plone}  ZEO server: 127.0.0.1:{instance.zeo_port} (data in {instance.var})
+{plone_lines}  ZEO server: 127.0.0.1:{instance.zeo_port} (data in {instance.var})
   Logs:       {instance.var}/log/
 """, flush=True)
         while all(p.poll() is None for p in instance.processes):
@@ -444,7 +509,9 @@ collective.asyncreports is running (Ctrl-C or `make stop` stops it all)
     except KeyboardInterrupt:
         return 0
     finally:
-        instance.stop_all()
+        signal.signal(signal.SIGTERM, stopping)
+        signal.signal(signal.SIGINT, stopping)
+        instance.stop_all(worker_timeout)
         (instance.var / "run.pids").unlink(missing_ok=True)
         print("stopped", flush=True)
 
@@ -459,10 +526,14 @@ def main(argv=None):
     parser.add_argument("--password", help="admin password (bootstrap)")
     parser.add_argument("--plone", action="store_true",
                         help="also create the Plone site /Plone (bootstrap)")
+    parser.add_argument("--no-plone", action="store_true",
+                        help="make no Plone site, even with Plone installed (run)")
+    parser.add_argument("--grace", type=float,
+                        help="the worker's --grace: seconds running jobs may finish (run)")
     args = parser.parse_args(argv)
     instance = Instance(args.home, args.zeo_port, args.http_port)
     if args.command == "run":
-        return run(instance)
+        return run(instance, grace=args.grace, plone=False if args.no_plone else None)
     if args.command == "stop":
         return stop_background_run(instance)
     return bootstrap(instance, args.password or instance.admin_password(), plone=args.plone)

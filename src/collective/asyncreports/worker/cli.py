@@ -24,6 +24,7 @@ from collective.asyncreports.worker.boot import boot
 from collective.asyncreports.worker.boot import check_config_file
 from collective.asyncreports.worker.boot import wait_for_zeo
 from collective.asyncreports.worker.boot import zeo_addresses
+from collective.asyncreports.worker.health import queue_problems
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
@@ -90,14 +91,15 @@ def _parser():
 
     health = commands.add_parser(
         "health", parents=[config],
-        help="exit non-zero, one line per problem, when workers or the ZEO server are down "
-             "or jobs wait too long")
+        help="exit non-zero, one line per problem, when the ZEO server is down, no worker "
+             "serves a queue, jobs wait too long or are held by a silent or dead worker")
     health.add_argument("--queue", metavar="PATH", action="append",
                         help="check only this queue (repeatable; default: every queue)")
     health.add_argument("--max-wait", type=_positive_float, default=300.0, metavar="S",
                         help="a due job waiting longer than S seconds is a problem (300)")
     health.add_argument("--window", type=_positive_float, metavar="S",
-                        help="a worker is alive if it heartbeat within S seconds "
+                        help="a worker is alive if it heartbeat within S seconds, and a "
+                             "queue served by --once runs if one ended within S seconds "
                              "(default: the queue's lease time)")
 
     show = commands.add_parser("show", parents=[config, queue], help="show one job")
@@ -227,14 +229,7 @@ def command_health(app, args, out):
     now = time.time()
     for path in paths:
         jobs = _find_queue(app, path).job_queue()
-        window = args.window or jobs.lease_seconds
-        alive = [w for w in jobs.workers() if w.stopped is None and w.is_alive(now, window)]
-        if not alive:
-            problems.append(f"queue {path}: no worker has heartbeat in the last {window:g}s")
-        since = jobs.waiting_since(now)
-        if since is not None and now - since > args.max_wait:
-            problems.append(f"queue {path}: a due job has waited {now - since:.0f}s "
-                            f"(more than {args.max_wait:g}s)")
+        problems += queue_problems(path, jobs, now, args.max_wait, args.window)
     for problem in problems:
         out.write(problem + "\n")
     if not problems:
