@@ -35,6 +35,7 @@ from collective.asyncreports import logger
 from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.errors import UnknownReport
 from collective.asyncreports.reports.interfaces import IReportType
+from collective.asyncreports.validation import text_problem
 
 
 # Problems found by a schema invariant belong to no single field.
@@ -114,11 +115,15 @@ def parse_parameters(report, raw, context=None):
 
     Each value is converted by its field: Int, Float, Bool, TextLine, Text,
     ASCIILine and Choice are supported. A Bool reads on/true/1/yes and
-    off/false/0/no, and a missing Bool is False (an unticked checkbox is not
-    sent at all). A Choice reads a vocabulary token. Other missing or blank
-    values take the field's default; without one they are an error when the
-    field is required and None otherwise. The schema's invariants are checked
-    once every field is valid.
+    off/false/0/no, and a missing or blank Bool is False (an unticked
+    checkbox is not sent at all). A Choice reads a vocabulary token. A
+    required parameter given blank is refused, never replaced by its default:
+    the person left it empty. Parameters not given at all, and optional ones
+    given blank, take the field's default; without one they are an error
+    when the field is required and None otherwise. Text must pass
+    ``validation.text_problem`` (no NUL, valid UTF-8, at most
+    MAX_TEXT_LENGTH characters). The schema's invariants are checked once
+    every field is valid.
 
     :param report: An IReportType.
     :param raw: Mapping of parameter name to text; None for no parameters.
@@ -136,8 +141,13 @@ def parse_parameters(report, raw, context=None):
                 (name, f"must be given as text (got {type(text).__name__})")
             )
             continue
-        if text is not None and len(text) > MAX_TEXT_LENGTH:
-            problems.append((name, _too_long(text)))
+        problem = None if text is None else text_problem(text, MAX_TEXT_LENGTH)
+        if problem:
+            problems.append((name, problem))
+            continue
+        if text is not None and not text.strip() and _required(field):
+            # A default would hide that the person left the field empty.
+            problems.append((name, "is required: it was left empty"))
             continue
         if text is None or not text.strip():
             value, problem = _missing_value(field)
@@ -177,8 +187,8 @@ def validate_parameters(report, params, context=None):
             # JSON does not keep 5.0 apart from 5.
             if IFloat.providedBy(field) and type(value) is int:
                 value = float(value)
-            if isinstance(value, str) and len(value) > MAX_TEXT_LENGTH:
-                problem = _too_long(value)
+            if isinstance(value, str) and text_problem(value, MAX_TEXT_LENGTH):
+                problem = text_problem(value, MAX_TEXT_LENGTH)
             else:
                 problem = _check(field, value)
         if problem:
@@ -243,8 +253,9 @@ def _invariant_problems(schema, values):
     return [(INVARIANT_KEY, _describe(error)) for error in errors]
 
 
-def _too_long(text):
-    return f"is too long: at most {MAX_TEXT_LENGTH} characters (got {len(text)})"
+def _required(field):
+    """A field a person must fill in: required, and not a checkbox."""
+    return field.required and not IBool.providedBy(field)
 
 
 def _missing_value(field):

@@ -7,19 +7,22 @@ from zope.schema.interfaces import IChoice
 from zope.schema.interfaces import IText
 from zope.schema.interfaces import ITextLine
 
+from collective.asyncreports import validation
 from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.reports.registry import schema_fields
 
 
 PARAM_PREFIX = "param."
 
-# name -> (title, smallest allowed value); all are whole numbers
+WEEK = 7 * 86400
+
+# name -> (title, smallest, largest allowed value); all are whole numbers
 SETTINGS = (
-    ("lease_seconds", "Lease time (seconds)", 10),
-    ("max_attempts", "Max attempts", 1),
-    ("backoff_seconds", "Backoff (seconds)", 0),
-    ("backoff_max", "Longest backoff (seconds)", 0),
-    ("retention_days", "Retention (days)", 0),
+    ("lease_seconds", "Lease time (seconds)", 10, WEEK),
+    ("max_attempts", "Max attempts", 1, 100),
+    ("backoff_seconds", "Backoff (seconds)", 0, WEEK),
+    ("backoff_max", "Longest backoff (seconds)", 0, WEEK),
+    ("retention_days", "Retention (days)", 0, validation.MAX_DAYS),
 )
 
 
@@ -43,7 +46,7 @@ def widgets(report, form, errors):
     for name, field in schema_fields(report):
         key = PARAM_PREFIX + name
         kind = _kind(field)
-        if key in form:
+        if isinstance(form.get(key), str):  # what was sent; not lists or records
             value = form[key]
         elif field.default is not None:
             value = str(field.default)
@@ -89,19 +92,19 @@ def parse_settings(form):
     Raises InvalidParameters listing every bad field.
     """
     values, errors = {}, []
-    for name, title, minimum in SETTINGS:
-        raw = str(form.get(name, "")).strip()
+    for name, title, minimum, maximum in SETTINGS:
         try:
-            value = int(raw)
-        except ValueError:
-            errors.append((title, f"must be a whole number (got {raw!r})"))
-            continue
-        if value < minimum:
-            errors.append((title, f"must be at least {minimum} (got {value})"))
-        values[name] = value
+            values[name] = validation.whole_number(
+                form.get(name), title, minimum=minimum, maximum=maximum)
+        except validation.BadInput as exc:
+            errors.append(tuple(str(exc).split(": ", 1)))
     if values.get("backoff_max", 0) < values.get("backoff_seconds", 0):
         errors.append(("Longest backoff (seconds)", "must not be below the backoff"))
-    server_url = str(form.get("server_url", "")).strip().rstrip("/")
+    try:
+        server_url = validation.text(form.get("server_url"), "Server URL").rstrip("/")
+    except validation.BadInput as exc:
+        errors.append(tuple(str(exc).split(": ", 1)))
+        server_url = ""
     if server_url:
         parts = urlsplit(server_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:

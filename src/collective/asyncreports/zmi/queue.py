@@ -17,6 +17,7 @@ from zExceptions import Forbidden
 from zope.interface import implementer
 from ZPublisher import zpublish
 
+from collective.asyncreports import validation
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.errors import InvalidParameters
@@ -29,6 +30,7 @@ from collective.asyncreports.queue import JobQueue
 from collective.asyncreports.reports.registry import queueable_report_types
 from collective.asyncreports.results import zmi as results
 from collective.asyncreports.submission import submit
+from collective.asyncreports.targets import MAX_PATH_LENGTH
 from collective.asyncreports.targets import site_of
 from collective.asyncreports.zmi import forms
 from collective.asyncreports.zmi.csrf import add_form_token
@@ -135,8 +137,7 @@ class AsyncReportQueue(Folder):
 
         Managers see every job; other users see only their own.
         """
-        state = REQUEST.form.get("state") or None
-        start = max(_int(REQUEST.form.get("b_start"), 0), 0)
+        state, start = _listing_query(REQUEST)
         owner = None if self.can_manage() else _current_user_id()
         jobs, total = self._jobs.list_jobs(
             state=state, owner=owner, start=start, size=PAGE_SIZE
@@ -193,9 +194,10 @@ class AsyncReportQueue(Folder):
                     "name": name,
                     "title": title,
                     "minimum": minimum,
+                    "maximum": maximum,
                     "value": getattr(self._jobs, name),
                 }
-                for name, title, minimum in forms.SETTINGS
+                for name, title, minimum, maximum in forms.SETTINGS
             ],
             "server_url": self.server_url,
         }
@@ -205,26 +207,41 @@ class AsyncReportQueue(Folder):
     def submit_form(self, REQUEST):
         """Everything the Submit tab needs: reports, the chosen one's widgets."""
         reports = queueable_report_types(self)
-        chosen = REQUEST.form.get("report") or (reports[0][0] if reports else "")
+        query = _submit_query(REQUEST)
+        chosen = query["report"] or (reports[0][0] if reports else "")
         report = dict(reports).get(chosen)
         errors = REQUEST.other.get("asyncreports_errors", {})
+        site_path = "/".join(site_of(self).getPhysicalPath()) or "/"
         return {
             "reports": [{"name": n, "title": r.title} for n, r in reports],
             "report": chosen,
             "description": report.description if report else "",
-            "path": REQUEST.form.get("path", "/".join(site_of(self).getPhysicalPath()) or "/"),
+            "path": site_path if query["path"] is None else query["path"],
             "widgets": forms.widgets(report, REQUEST.form, errors) if report else [],
             "form_error": errors.get("", ""),
-            "submission_id": REQUEST.form.get("submission_id") or uuid.uuid4().hex,
+            "submission_id": query["submission_id"] or uuid.uuid4().hex,
         }
 
     # -- tabs ----------------------------------------------------------------
 
-    security.declareProtected(QueueReport, "manage_queue")
-    manage_queue = _template("queue")
+    _queue_page = _template("queue")
+    _submit_page = _template("submit")
 
-    security.declareProtected(QueueReport, "manage_submitForm")
-    manage_submitForm = _template("submit")
+    @zpublish(methods=("GET", "HEAD", "POST"))
+    @security.protected(QueueReport)
+    def manage_queue(self, REQUEST=None, **kw):
+        """The Queue tab: jobs, filtered by state and paged."""
+        if REQUEST is not None:
+            _listing_query(REQUEST)  # bad filters are a 400, before any rendering
+        return self._queue_page(**kw)
+
+    @zpublish(methods=("GET", "HEAD", "POST"))
+    @security.protected(QueueReport)
+    def manage_submitForm(self, REQUEST=None, **kw):
+        """The Submit tab: choose a report, fill in its parameters."""
+        if REQUEST is not None:
+            _submit_query(REQUEST)
+        return self._submit_page(**kw)
 
     security.declareProtected(ManageQueue, "manage_workers")
     manage_workers = _template("workers")
@@ -242,9 +259,10 @@ class AsyncReportQueue(Folder):
         Read-only: the same rows, counts and buttons as ``manage_queue`` for the
         same ``state`` and ``b_start``, without the page around them.
         """
+        _listing_query(REQUEST)
         REQUEST.RESPONSE.setHeader("Content-Type", "text/html; charset=utf-8")
         REQUEST.RESPONSE.setHeader("Cache-Control", "no-store")
-        return self._queue_rows()
+        return self._queue_rows(macros=self._queue_page.macros)
 
     # -- state changes: POST only, with a CSRF token -------------------------
 
@@ -255,12 +273,13 @@ class AsyncReportQueue(Folder):
         check_csrf(self._csrf_secret, REQUEST)
         form = REQUEST.form
         try:
+            query = _submit_query(REQUEST)
             job = submit(
                 self,
-                form.get("report", ""),
+                query["report"],
                 form.get("path", ""),
                 forms.raw_parameters(form),
-                dedup_key=form.get("submission_id") or None,
+                dedup_key=query["submission_id"],
             )
         except InvalidParameters as exc:
             REQUEST.other["asyncreports_errors"] = dict(exc.errors)
@@ -269,6 +288,8 @@ class AsyncReportQueue(Folder):
         except InvalidJobRequest as exc:
             REQUEST.other["asyncreports_errors"] = {"": str(exc)}
             REQUEST.RESPONSE.setStatus(400)
+            if isinstance(exc, validation.BadInput):
+                raise  # the form itself cannot be shown again with these values
             return self.manage_submitForm()
         return self._redirect(REQUEST, "manage_queue", f"Queued job {job.id}.")
 
@@ -278,7 +299,8 @@ class AsyncReportQueue(Folder):
         """Cancel jobs: managers any job, other users only their own."""
         check_csrf(self._csrf_secret, REQUEST)
         manager, user_id = self.can_manage(), _current_user_id()
-        for job_id in _as_list(job_ids):
+        job_ids = validation.job_ids(job_ids)
+        for job_id in job_ids:
             if not manager and job_id in self._jobs and (
                 self._jobs.get(job_id).owner_id != user_id
             ):
@@ -297,8 +319,8 @@ class AsyncReportQueue(Folder):
     def manage_purgeJobs(self, job_ids=(), older_than_days="", REQUEST=None):
         """Remove finished jobs (the chosen ones, or all older than N days) and their results."""
         check_csrf(self._csrf_secret, REQUEST)
-        ids = _as_list(job_ids)
-        days = _int(older_than_days, None)
+        ids = validation.job_ids(job_ids)
+        days = validation.days(older_than_days)
         if not ids and days is None:
             return self._redirect(REQUEST, "manage_queue", "Choose jobs or an age to purge.")
         try:
@@ -328,8 +350,10 @@ class AsyncReportQueue(Folder):
     def purge(self, job_ids=None, older_than=None, states=FINAL_STATES):
         """Remove finished jobs and their result and error-log objects.
 
-        Returns the removed jobs. Raises InvalidTransition for running jobs.
+        Returns the removed jobs. Raises InvalidTransition for running jobs,
+        BadInput for a negative ``older_than`` (that would be every job).
         """
+        _check_older_than(older_than)
         purged = self._jobs.purge(states=states, older_than=older_than, job_ids=job_ids)
         results = self.results_folder()
         for job in purged:
@@ -341,7 +365,7 @@ class AsyncReportQueue(Folder):
 
     def _apply(self, request, job_ids, operation, verb):
         done, problems = [], []
-        for job_id in _as_list(job_ids):
+        for job_id in validation.job_ids(job_ids):
             try:
                 operation(job_id, actor=_current_user_id())
             except AsyncReportsError as exc:
@@ -366,17 +390,34 @@ def _current_user_id():
     return getSecurityManager().getUser().getId()
 
 
-def _as_list(value):
-    if isinstance(value, str):
-        return [value] if value else []
-    return [v for v in value if isinstance(v, str) and v]
+def _listing_query(request):
+    """The Queue tab's ``state`` and ``b_start``, checked: (state or None, start)."""
+    form = request.form
+    return validation.state(form.get("state")), validation.start(form.get("b_start"))
 
 
-def _int(value, default):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
+# The Submit tab's submission id is a uuid4 hex; allow other clients some room.
+MAX_SUBMISSION_ID_LENGTH = 100
+
+
+def _submit_query(request):
+    """The Submit tab's own fields, checked (report parameters are the schema's)."""
+    form = request.form
+    path = form.get("path")
+    return {
+        "report": validation.text(form.get("report"), "report", max_length=200),
+        "path": None if path is None else validation.text(
+            path, "target path", max_length=MAX_PATH_LENGTH),
+        "submission_id": validation.optional_text(
+            form.get("submission_id"), "submission_id", max_length=MAX_SUBMISSION_ID_LENGTH),
+    }
+
+
+def _check_older_than(older_than):
+    """The one rule for purging by age: no negative ages (see validation.days)."""
+    if older_than is not None and older_than < 0:
+        raise validation.BadInput(
+            f"older than: must not be negative (got {older_than}): that would be every job")
 
 
 def _when(timestamp):
@@ -412,6 +453,8 @@ def manage_addAsyncReportQueue(self, id, title="", REQUEST=None):
             # A link or an image must not add objects: the add form posts.
             raise Forbidden("adding an Async Report Queue needs a POST from its add form")
         check_add_form(REQUEST)
+    id = validation.text(id, "id", max_length=200)
+    title = validation.text(title, "title")
     self._setObject(id, AsyncReportQueue(id, title))
     queue = self._getOb(id)
     queue.results_folder()

@@ -4,8 +4,14 @@ from plone import api
 from plone.protect import CheckAuthenticator
 from zExceptions import MethodNotAllowed
 from zExceptions import NotFound
+from zope.schema import getFieldsInOrder
+from zope.schema.interfaces import IBool
+from zope.schema.interfaces import IChoice
+from zope.schema.interfaces import ICollection
 
+from collective.asyncreports import validation
 from collective.asyncreports.plone.queue import QUEUE_ID
+from collective.asyncreports.reports.registry import MAX_TEXT_LENGTH
 
 
 def site_queue():
@@ -25,3 +31,19 @@ def check_post(request):
     if request.method != "POST":
         raise MethodNotAllowed("this action changes data: use POST")
     CheckAuthenticator(request)
+
+
+def check_text_widgets(request, schema, prefix="form.widgets."):
+    """Refuse lists, records and oversized text for a z3c.form's text inputs.
+
+    z3c.form's converters expect one string from a text input and raise a
+    TypeError (a 500) on ``name:list`` or ``name.x:record``. Checkboxes,
+    selects and collections send lists on purpose and are left alone.
+
+    :raises BadInput: naming the field.
+    """
+    for name, field in getFieldsInOrder(schema):
+        if IBool.providedBy(field) or IChoice.providedBy(field) or ICollection.providedBy(field):
+            continue
+        validation.text(request.form.get(prefix + name), str(field.title or name),
+                        max_length=MAX_TEXT_LENGTH, strip=False)

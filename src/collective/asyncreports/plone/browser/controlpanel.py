@@ -5,6 +5,7 @@ from plone.app.registry.browser.controlpanel import RegistryEditForm
 from plone.z3cform import layout
 
 from collective.asyncreports.plone import _
+from collective.asyncreports.plone.browser import check_text_widgets
 from collective.asyncreports.plone.interfaces import IAsyncReportsSettings
 from collective.asyncreports.plone.queue import SETTINGS_PREFIX
 
@@ -21,6 +22,10 @@ class SettingsForm(RegistryEditForm):
     schema = IAsyncReportsSettings
     schema_prefix = SETTINGS_PREFIX
     label = _("Async reports")
+
+    def update(self):
+        check_text_widgets(self.request, self.schema)
+        super().update()
 
     @property
     def description(self):

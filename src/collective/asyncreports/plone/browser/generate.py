@@ -18,10 +18,12 @@ from zope.interface import Interface
 from zope.schema.interfaces import IBool
 from zope.schema.interfaces import IChoice
 
+from collective.asyncreports import validation
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.plone import _
 from collective.asyncreports.plone.browser import check_post
+from collective.asyncreports.plone.browser import check_text_widgets
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.reports.registry import queueable_report_types
 from collective.asyncreports.submission import submit
@@ -55,7 +57,7 @@ class GenerateReportForm(form.Form):
     def update(self):
         self.reports = queueable_report_types(site_queue(), self.context)
         available = dict(self.reports)
-        chosen = self.request.form.get("report")
+        chosen = validation.text(self.request.form.get("report"), "report", max_length=200)
         if chosen not in available and len(self.reports) == 1:
             chosen = self.reports[0][0]
         if chosen in available:
@@ -63,6 +65,9 @@ class GenerateReportForm(form.Form):
             self.fields = field.Fields(IGenerateReport) + field.Fields(
                 self.report.schema, prefix=PARAMETER_PREFIX)
             self.fields["submission_id"].mode = HIDDEN_MODE
+            check_text_widgets(self.request, IGenerateReport)
+            check_text_widgets(self.request, self.report.schema,
+                               prefix=f"form.widgets.{PARAMETER_PREFIX}.")
         else:
             self.fields = field.Fields()
         super().update()

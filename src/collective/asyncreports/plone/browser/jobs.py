@@ -7,6 +7,7 @@ from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from Products.statusmessages.interfaces import IStatusMessage
 
+from collective.asyncreports import validation
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.plone.browser import check_post
 from collective.asyncreports.plone.browser import site_queue
@@ -16,7 +17,6 @@ from collective.asyncreports.reports.registry import report_types
 
 
 PAGE_SIZE = 20
-FILTERS = ("state", "owner", "report")
 
 
 class QueueView(BrowserView):
@@ -27,18 +27,29 @@ class QueueView(BrowserView):
     def __call__(self):
         if self.request.method == "POST":
             return self.apply_action()
+        self.filters()  # bad filters are a 400, before any rendering
         return self.index()
 
     def filters(self):
-        """The active filters, from the query string."""
-        return {name: self.request.form.get(name, "").strip() for name in FILTERS}
+        """The active filters from the query string, checked ('' for none).
+
+        :raises BadInput: an unknown state or report, or a value that is no
+            single short text.
+        """
+        form = self.request.form
+        reports = [name for name, _ in report_types()]
+        return {
+            "state": validation.state(form.get("state")) or "",
+            "owner": validation.text(form.get("owner"), "owner", max_length=200),
+            "report": validation.one_of(form.get("report"), "report", reports) or "",
+        }
 
     def listing(self):
         """One page of jobs and what the template needs around it."""
         jobs = site_queue().job_queue()
         filters = self.filters()
-        state = filters["state"] if filters["state"] in ALL_STATES else None
-        start = max(_int(self.request.form.get("b_start"), 0), 0)
+        state = filters["state"] or None
+        start = validation.start(self.request.form.get("b_start"))
         page, total = jobs.list_jobs(
             state=state, owner=filters["owner"] or None,
             report=filters["report"] or None, start=start, size=PAGE_SIZE)
@@ -69,8 +80,7 @@ class QueueView(BrowserView):
         queue = site_queue()
         jobs = queue.job_queue()
         form = self.request.form
-        ids = form.get("job_ids", [])
-        ids = [ids] if isinstance(ids, str) else [i for i in ids if isinstance(i, str)]
+        ids = validation.job_ids(form.get("job_ids"))
         actor = getSecurityManager().getUser().getId()
         if "purge" in form:
             message = self._purge(queue, ids, form.get("older_than_days", ""))
@@ -91,7 +101,7 @@ class QueueView(BrowserView):
         return ""
 
     def _purge(self, queue, ids, days):
-        days = _int(days, None)
+        days = validation.days(days)
         if not ids and days is None:
             return "Choose jobs or an age to purge."
         try:
@@ -103,10 +113,3 @@ class QueueView(BrowserView):
     def _page_url(self, query, start):
         query = dict(query, b_start=max(start, 0))
         return f"{self.context.absolute_url()}/@@asyncreports-jobs?{urlencode(query)}"
-
-
-def _int(value, default):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default

@@ -6,6 +6,7 @@ from AccessControl import getSecurityManager
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 
+from collective.asyncreports import validation
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.plone.browser.rows import job_row
 
@@ -19,12 +20,18 @@ class MyReportsView(BrowserView):
     index = ViewPageTemplateFile("templates/myreports.pt")
 
     def __call__(self):
+        self.query()  # bad values are a 400, before any rendering
         return self.index()
+
+    def query(self):
+        """``b_start`` and the ``job`` to highlight, checked."""
+        form = self.request.form
+        return validation.start(form.get("b_start")), validation.job_id(form.get("job"), "job")
 
     def listing(self):
         jobs = site_queue().job_queue()
         user_id = getSecurityManager().getUser().getId()
-        start = max(_int(self.request.form.get("b_start")), 0)
+        start, highlight = self.query()
         page, total = jobs.list_jobs(owner=user_id, start=start, size=PAGE_SIZE)
         base = f"{self.context.absolute_url()}/@@my-reports?"
         return {
@@ -35,12 +42,5 @@ class MyReportsView(BrowserView):
                 base + urlencode({"b_start": start + PAGE_SIZE})
                 if start + PAGE_SIZE < total else None
             ),
-            "highlight": self.request.form.get("job", ""),
+            "highlight": highlight,
         }
-
-
-def _int(value):
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0

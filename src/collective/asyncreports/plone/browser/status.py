@@ -5,6 +5,7 @@ import json
 from AccessControl import getSecurityManager
 from Products.Five.browser import BrowserView
 
+from collective.asyncreports import validation
 from collective.asyncreports.permissions import ManageQueue
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.plone.browser.rows import job_row
@@ -26,7 +27,7 @@ class JobStatus(BrowserView):
         security = getSecurityManager()
         manager = security.checkPermission(ManageQueue, queue)
         user_id = security.getUser().getId()
-        ids = [i for i in self.request.form.get("ids", "").split(",") if i][:MAX_IDS]
+        ids = validation.token_list(self.request.form.get("ids"), "ids", max_items=MAX_IDS)
         rows = []
         for job_id in ids:
             if job_id not in jobs:
