@@ -42,6 +42,8 @@ setup(
         "ZEO",
         "Zope",
         "Products.CMFCore",
+        "arabic-reshaper",
+        "python-bidi",
         "reportlab",
         "zope.component",
         "zope.interface",

@@ -3,7 +3,6 @@
 import datetime
 import io
 import re
-from xml.sax.saxutils import escape
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
@@ -11,13 +10,14 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import LongTable
 from reportlab.platypus import Paragraph
 from reportlab.platypus import SimpleDocTemplate
 from reportlab.platypus import Spacer
 from reportlab.platypus import TableStyle
+
+from collective.asyncreports.rendering import fonts
 
 
 PAGE_SIZE = A4
@@ -26,8 +26,6 @@ MARGIN = 18 * mm
 FOOTER_HEIGHT = 10 * mm
 FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN
 
-CELL_FONT = "Helvetica"
-CELL_BOLD_FONT = "Helvetica-Bold"
 CELL_FONT_SIZE = 8
 CELL_PADDING = 3
 
@@ -46,41 +44,49 @@ def is_pdf(data):
 
 
 def _text(value):
-    """Return ``value`` as cell or paragraph text: None is empty, the rest str()."""
+    """Return ``value`` as cell or paragraph text: None is empty, the rest str().
+
+    The text comes back ready to draw (see :func:`fonts.prepare`): right-to-left
+    lines in visual order, characters no PDF can carry replaced.
+    """
     if value is None:
         return ""
-    return _CONTROL_CHARS.sub("", str(value))
+    return fonts.prepare(_CONTROL_CHARS.sub("", str(value)))
 
 
-def _markup(text):
-    """Return ``text`` as paragraph markup that shows it literally."""
-    return escape(text).replace("\n", "<br/>")
+def _paragraph(text, style, font_set):
+    """Return a Paragraph showing ``text`` literally, each run in a font that has it."""
+    return Paragraph(font_set.markup(text, style.fontName), style)
 
 
-def _styles():
-    """Return the paragraph styles of a document, by name."""
+def _styles(font_set):
+    """Return the paragraph styles of a document, by name, in ``font_set``'s fonts."""
     sample = getSampleStyleSheet()
+    # The sample styles name Helvetica faces; each becomes its family face.
+    faces = {fonts.BASE14[style]: getattr(font_set, style) for style in fonts.BASE14}
+
+    def style(name, parent, **kw):
+        return ParagraphStyle(name, parent=parent, fontName=faces[parent.fontName], **kw)
+
     cell = ParagraphStyle(
         "Cell",
-        fontName=CELL_FONT,
+        fontName=font_set.regular,
         fontSize=CELL_FONT_SIZE,
         leading=CELL_FONT_SIZE + 2,
     )
     return {
-        "title": sample["Title"],
-        "subtitle": ParagraphStyle(
-            "Subtitle", parent=sample["Heading3"], alignment=TA_CENTER
-        ),
-        1: sample["Heading1"],
-        2: sample["Heading2"],
-        3: sample["Heading3"],
-        "body": sample["BodyText"],
+        "title": style("Title", sample["Title"]),
+        "subtitle": style("Subtitle", sample["Heading3"], alignment=TA_CENTER),
+        1: style("Heading1", sample["Heading1"]),
+        2: style("Heading2", sample["Heading2"]),
+        3: style("Heading3", sample["Heading3"]),
+        "body": style("BodyText", sample["BodyText"]),
         "cell": cell,
-        "header": ParagraphStyle("HeaderCell", parent=cell, fontName=CELL_BOLD_FONT),
+        "header": ParagraphStyle("HeaderCell", parent=cell, fontName=font_set.bold),
     }
 
 
-def _footer_canvas(generated):
+def _footer_canvas(generated, font):
     """Return a canvas class whose pages carry "Page N of M" and ``generated``.
 
     The total page count is known only at the end, so the canvas holds every
@@ -110,7 +116,7 @@ def _footer_canvas(generated):
             self.setLineWidth(0.5)
             line_y = MARGIN + 4 * mm
             self.line(MARGIN, line_y, PAGE_SIZE[0] - MARGIN, line_y)
-            self.setFont(CELL_FONT, CELL_FONT_SIZE)
+            self.setFont(font, CELL_FONT_SIZE)
             self.setFillColor(colors.grey)
             self.drawString(MARGIN, MARGIN, generated)
             self.drawRightString(
@@ -121,18 +127,19 @@ def _footer_canvas(generated):
     return FooterCanvas
 
 
-def _column_widths(header, rows):
+def _column_widths(measured):
     """Share the frame width among columns by how wide their content is.
 
     Columns whose content fits in an equal share keep their natural width;
     the wider ones split what is left, so short columns never wrap needlessly.
+
+    :param measured: The text widths of the table's rows, header first.
     """
-    natural = []
-    for index, title in enumerate(header):
-        widest = stringWidth(title, CELL_BOLD_FONT, CELL_FONT_SIZE)
-        for row in rows:
-            widest = max(widest, stringWidth(row[index], CELL_FONT, CELL_FONT_SIZE))
-        natural.append(widest + 2 * CELL_PADDING + 1)
+    header = measured[0]
+    natural = [
+        max(row[index] for row in measured) + 2 * CELL_PADDING + 1
+        for index in range(len(header))
+    ]
     if sum(natural) <= FRAME_WIDTH:
         return [FRAME_WIDTH * width / sum(natural) for width in natural]
     widths = dict.fromkeys(range(len(header)))
@@ -213,13 +220,13 @@ class Document:
                     f"the header has {len(header)}"
                 )
             text_rows.append(cells)
-        if col_widths is None:
-            col_widths = _column_widths(header, text_rows)
-        elif len(col_widths) != len(header):
+        if col_widths is not None and len(col_widths) != len(header):
             raise ValueError(
                 f"{len(col_widths)} column widths given for {len(header)} columns"
             )
-        self._blocks.append(("table", header, text_rows, list(col_widths)))
+        self._blocks.append(
+            ("table", header, text_rows, None if col_widths is None else list(col_widths))
+        )
 
     def spacer(self, height):
         """Add vertical space.
@@ -242,6 +249,7 @@ class Document:
         generated_at = generated_at.astimezone(datetime.UTC)
         generated = "Generated " + generated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
+        font_set = fonts.font_set()
         output = io.BytesIO()
         template = SimpleDocTemplate(
             output,
@@ -253,61 +261,73 @@ class Document:
             title=self.title,
             subject=self.subtitle or "",
             creator="collective.asyncreports",
+            # Each page starts in this font: Helvetica unless told, which
+            # would put a font that is not embedded in every PDF.
+            initialFontName=font_set.regular,
         )
         template.build(
-            self._flowables(_styles()), canvasmaker=_footer_canvas(generated)
+            self._flowables(_styles(font_set), font_set),
+            canvasmaker=_footer_canvas(generated, font_set.regular),
         )
         return output.getvalue()
 
-    def _flowables(self, styles):
+    def _flowables(self, styles, font_set):
         """Return fresh ReportLab flowables for the title and every block."""
-        flowables = [Paragraph(_markup(self.title), styles["title"])]
+        flowables = [_paragraph(self.title, styles["title"], font_set)]
         if self.subtitle:
-            flowables.append(Paragraph(_markup(self.subtitle), styles["subtitle"]))
+            flowables.append(_paragraph(self.subtitle, styles["subtitle"], font_set))
         for kind, *data in self._blocks:
             if kind == "heading":
                 text, level = data
-                flowables.append(Paragraph(_markup(text), styles[level]))
+                flowables.append(_paragraph(text, styles[level], font_set))
             elif kind == "paragraph":
-                flowables.append(Paragraph(_markup(data[0]), styles["body"]))
+                flowables.append(_paragraph(data[0], styles["body"], font_set))
             elif kind == "spacer":
                 flowables.append(Spacer(1, data[0]))
             else:
-                flowables.append(_table_flowable(*data, styles=styles))
+                flowables.append(_table_flowable(*data, styles=styles, font_set=font_set))
         return flowables
 
 
-def _cell(text, width, style):
+def _cell(text, text_width, width, style, font_set):
     """Return a table cell: plain text when it fits on one line, else a Paragraph.
 
     Plain strings are drawn literally and cost far less to lay out than
-    Paragraphs, which only long text needs for wrapping.
+    Paragraphs, which only long text and text in more than one font need.
     """
-    fits = "\n" not in text and (
-        stringWidth(text, style.fontName, style.fontSize) <= width - 2 * CELL_PADDING
+    fits = (
+        text_width <= width - 2 * CELL_PADDING
+        and "\n" not in text
+        and font_set.single_font(text, style.fontName)
     )
-    return text if fits else Paragraph(_markup(text), style)
+    return text if fits else _paragraph(text, style, font_set)
 
 
-def _table_flowable(header, rows, col_widths, styles):
+def _table_flowable(header, rows, col_widths, styles, font_set):
     """Return a table flowable for :meth:`Document.table`."""
-    data = [
-        [
-            _cell(text, width, styles["header"])
-            for text, width in zip(header, col_widths, strict=True)
-        ]
-    ]
-    cell_style = styles["cell"]
-    for row in rows:
+    # Each text is measured once, for the column widths and the cell kind.
+    measure = font_set.width
+    bold, regular = font_set.bold, font_set.regular
+    measured = [[measure(text, bold, CELL_FONT_SIZE) for text in header]]
+    measured.extend([measure(text, regular, CELL_FONT_SIZE) for text in row] for row in rows)
+    if col_widths is None:
+        col_widths = _column_widths(measured)
+    data = []
+    header_style, cell_style = styles["header"], styles["cell"]
+    for number, (row, text_widths) in enumerate(zip([header, *rows], measured, strict=True)):
+        style = cell_style if number else header_style
         data.append(
-            [_cell(text, width, cell_style) for text, width in zip(row, col_widths, strict=True)]
+            [
+                _cell(text, text_width, width, style, font_set)
+                for text, text_width, width in zip(row, text_widths, col_widths, strict=True)
+            ]
         )
     table = LongTable(data, colWidths=col_widths, repeatRows=1)
     table.setStyle(
         TableStyle(
             [
-                ("FONT", (0, 0), (-1, 0), CELL_BOLD_FONT, CELL_FONT_SIZE),
-                ("FONT", (0, 1), (-1, -1), CELL_FONT, CELL_FONT_SIZE),
+                ("FONT", (0, 0), (-1, 0), font_set.bold, CELL_FONT_SIZE),
+                ("FONT", (0, 1), (-1, -1), font_set.regular, CELL_FONT_SIZE),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
                 ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),

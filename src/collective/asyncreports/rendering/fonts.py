@@ -1,0 +1,298 @@
+"""The fonts PDFs embed: discovery, registration and which font draws which character.
+
+ReportLab's built-in Helvetica knows Latin-1 only, so everything else came out
+as black boxes. The documents embed TrueType fonts instead:
+
+- a default family (regular, bold, oblique, bold oblique) for Latin with every
+  diacritic, Greek, Cyrillic, Hebrew and Arabic: DejaVu Sans;
+- fallbacks for what the family lacks, in order, first one with the glyph wins:
+  WenQuanYi Zen Hei, WenQuanYi Micro Hei, Droid Sans Fallback (Chinese,
+  Japanese, Korean). Noto Sans CJK is not among them: it has CFF outlines,
+  which ReportLab's TTFont refuses ("postscript outlines are not supported").
+
+Text is split into runs by the first font of that chain whose cmap has each
+character (:meth:`FontSet.runs`), and each run is drawn in its font.
+Characters no font has, and every character above U+FFFF (emoji among them:
+ReportLab writes a ToUnicode map for those that no PDF reader can parse), are
+replaced by U+FFFD. Hebrew and Arabic are shaped (arabic-reshaper: the joined
+letter forms) and put in visual order (python-bidi) line by line, as ReportLab
+lays text out left to right.
+
+Fonts are looked for under ``font-dir`` of the product config in zope.conf::
+
+    <product-config collective.asyncreports>
+        font-dir /srv/fonts /opt/more-fonts
+    </product-config>
+
+(one or more directories, searched recursively) and, when that is not set,
+under the Debian font directories. A missing font is logged once per process;
+the PDF is still made, with Helvetica for what no font found covers.
+"""
+
+import logging
+import os
+import threading
+import unicodedata
+from xml.sax.saxutils import escape
+
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFError
+from reportlab.pdfbase.ttfonts import TTFont
+
+
+logger = logging.getLogger(__name__)
+
+PRODUCT = "collective.asyncreports"
+CONFIG_KEY = "font-dir"
+DEFAULT_FONT_DIRS = (
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "/usr/share/fonts-droid-fallback",
+)
+
+# The default family: style -> (registered name, file name).
+FAMILY = {
+    "regular": ("AsyncReports-Sans", "DejaVuSans.ttf"),
+    "bold": ("AsyncReports-Sans-Bold", "DejaVuSans-Bold.ttf"),
+    "oblique": ("AsyncReports-Sans-Oblique", "DejaVuSans-Oblique.ttf"),
+    "bold_oblique": ("AsyncReports-Sans-BoldOblique", "DejaVuSans-BoldOblique.ttf"),
+}
+# Used for any style when the family file of that style is missing.
+BASE14 = {
+    "regular": "Helvetica",
+    "bold": "Helvetica-Bold",
+    "oblique": "Helvetica-Oblique",
+    "bold_oblique": "Helvetica-BoldOblique",
+}
+# Fallbacks, tried in this order; one regular face serves every style.
+FALLBACKS = (
+    ("AsyncReports-CJK-ZenHei", "wqy-zenhei.ttc"),
+    ("AsyncReports-CJK-MicroHei", "wqy-microhei.ttc"),
+    ("AsyncReports-CJK-Droid", "DroidSansFallback.ttf"),
+)
+# What the fallbacks are for: a font set without one has no CJK, say so.
+CJK_NAMES = "WenQuanYi Zen Hei (fonts-wqy-zenhei) or Micro Hei (fonts-wqy-microhei)"
+
+REPLACEMENT = "\ufffd"
+_RTL_BIDI_CLASSES = {"R", "AL"}
+
+
+def configured_font_dirs():
+    """Return the ``font-dir`` directories of the product config, or None.
+
+    Read from zope.conf's ``<product-config collective.asyncreports>``;
+    None when there is no Zope configuration or no such key.
+    """
+    try:
+        from App.config import getConfiguration
+    except ImportError:  # pragma: no cover - Zope is a dependency
+        return None
+    config = getattr(getConfiguration(), "product_config", None) or {}
+    value = (config.get(PRODUCT) or {}).get(CONFIG_KEY)
+    if not value:
+        return None
+    return tuple(value.split())
+
+
+def _find_files(dirs, names):
+    """Return {file name: path} for the ``names`` found first under ``dirs``."""
+    found = {}
+    wanted = set(names)
+    for top in dirs:
+        for root, subdirs, files in os.walk(top):
+            subdirs.sort()
+            for name in sorted(wanted.intersection(files) - found.keys()):
+                found[name] = os.path.join(root, name)
+    return found
+
+
+class _Face:
+    """A font that may draw a run: its registered name and what it covers."""
+
+    def __init__(self, name, covers):
+        self.name = name
+        self.covers = covers
+
+
+def _latin1(char):
+    return ord(char) < 0x100
+
+
+class FontSet:
+    """The fonts of one process's PDFs and the rule which one draws what.
+
+    :ivar regular, bold, oblique, bold_oblique: Registered font names of the
+        default family, Helvetica ones where a file is missing.
+    :ivar embedded: Registered names of every TrueType font in the set.
+    :ivar missing: Descriptions of the fonts that were not found.
+    """
+
+    def __init__(self, dirs, suffix=""):
+        self.dirs = tuple(dirs)
+        # Sets for other directories register under other names, as
+        # ReportLab's registry is global and a name stands for one file.
+        self._suffix = suffix
+        names = [file for _, file in FAMILY.values()] + [file for _, file in FALLBACKS]
+        paths = _find_files(self.dirs, names)
+        self.embedded = []
+        self.missing = []
+        self._primary = {}
+        for style, (name, file) in FAMILY.items():
+            face = self._register(name, paths.get(file))
+            if face is None:
+                self.missing.append(f"{file} (fonts-dejavu-core)")
+                # Helvetica draws Latin-1 only; the rest goes to the fallbacks.
+                face = _Face(BASE14[style], _latin1)
+            self._primary[style] = face
+            setattr(self, style, face.name)
+        self._fallbacks = []
+        for name, file in FALLBACKS:
+            face = self._register(name, paths.get(file))
+            if face is not None:
+                self._fallbacks.append(face)
+        if not self._fallbacks:
+            self.missing.append(CJK_NAMES)
+        if self.embedded:
+            pdfmetrics.registerFontFamily(
+                self.regular, normal=self.regular, bold=self.bold,
+                italic=self.oblique, boldItalic=self.bold_oblique,
+            )
+        by_name = {face.name: style for style, face in self._primary.items()}
+        self._chains = {
+            name: [self._primary[style], *self._fallbacks] for name, style in by_name.items()
+        }
+        self._replacement = {
+            name: REPLACEMENT if chain[0].covers(REPLACEMENT) else "?"
+            for name, chain in self._chains.items()
+        }
+
+    def _register(self, name, path):
+        """Register the TrueType font at ``path`` as ``name``; None if it cannot be."""
+        if path is None:
+            return None
+        name += self._suffix
+        try:
+            font = TTFont(name, path)
+        except (OSError, TTFError) as exc:
+            logger.warning("cannot load font %s: %s", path, exc)
+            return None
+        pdfmetrics.registerFont(font)
+        self.embedded.append(name)
+        cmap = font.face.charToGlyph
+        return _Face(name, lambda char: ord(char) in cmap)
+
+    def runs(self, text, font):
+        """Split ``text`` into ``(font name, text)`` runs for drawing in ``font``.
+
+        :param text: Text as :func:`prepare` returns it.
+        :param font: A family font name of this set (``self.bold`` ...).
+        :returns: Runs in order; each character goes to the first font of
+            ``font``'s chain that has it, and stays in the current run's font
+            when that one has it too, so spaces and punctuation do not split
+            runs. Characters no font has become U+FFFD (or ``?``).
+        """
+        if text.isascii():  # every font of a chain's head draws ASCII
+            return [(font, text)]
+        chain = self._chains[font]
+        runs = []
+        current, chars = None, []
+        for char in text:
+            if current is not None and (char.isspace() or current.covers(char)):
+                chars.append(char)
+                continue
+            face = next((face for face in chain if face.covers(char)), None)
+            if face is None:
+                face, char = chain[0], self._replacement[font]
+            if face is not current:
+                if chars:
+                    runs.append((current.name, "".join(chars)))
+                current, chars = face, []
+            chars.append(char)
+        runs.append((current.name, "".join(chars)))
+        return runs
+
+    def markup(self, text, font):
+        """Return ``text`` as Paragraph markup in ``font``: literal, runs in their fonts.
+
+        Newlines break lines.
+        """
+        parts = []
+        for name, run in self.runs(text, font):
+            run = escape(run).replace("\n", "<br/>")
+            parts.append(run if name == font else f'<font name="{name}">{run}</font>')
+        return "".join(parts)
+
+    def width(self, text, font, size):
+        """Return the width of ``text`` drawn in ``font`` at ``size`` points."""
+        return sum(
+            pdfmetrics.stringWidth(run, name, size) for name, run in self.runs(text, font)
+        )
+
+    def single_font(self, text, font):
+        """Tell whether all of ``text`` draws in ``font`` itself (no fallback run)."""
+        runs = self.runs(text, font)
+        return len(runs) == 1 and runs[0][0] == font
+
+
+def _has_rtl(text):
+    return any(
+        unicodedata.bidirectional(char) in _RTL_BIDI_CLASSES
+        for char in text
+        if ord(char) >= 0x590
+    )
+
+
+def _visual(line):
+    """Return one line of text with Arabic shaped and in visual (drawing) order."""
+    import arabic_reshaper
+    from bidi import get_display
+
+    return get_display(arabic_reshaper.reshape(line))
+
+
+def prepare(text):
+    """Return ``text`` ready for :meth:`FontSet.runs`.
+
+    Characters above U+FFFF become U+FFFD; lines with Hebrew or Arabic are
+    shaped and reordered into visual order, each line on its own.
+    """
+    if text.isascii():
+        return text
+    text = "".join(REPLACEMENT if ord(char) > 0xFFFF else char for char in text)
+    if _has_rtl(text):
+        text = "\n".join(_visual(line) if _has_rtl(line) else line for line in text.split("\n"))
+    return text
+
+
+_lock = threading.Lock()
+_font_sets = {}
+
+
+def font_set():
+    """Return the process's :class:`FontSet` for the configured font directories.
+
+    Fonts are found and registered once per set of directories; what is
+    missing is logged once, as one warning.
+    """
+    dirs = configured_font_dirs() or DEFAULT_FONT_DIRS
+    with _lock:
+        fonts = _font_sets.get(dirs)
+        if fonts is None:
+            suffix = f"-{len(_font_sets)}" if _font_sets else ""
+            fonts = _font_sets[dirs] = FontSet(dirs, suffix)
+            if fonts.missing:
+                logger.warning(
+                    "PDF fonts not found under %s: %s. PDFs are still made: "
+                    "Helvetica stands in for a missing DejaVu Sans, and characters "
+                    "no font found has show as U+FFFD. Install the fonts with "
+                    "scripts/install-fonts.sh or set font-dir in "
+                    "<product-config %s> in zope.conf.",
+                    " ".join(dirs), "; ".join(fonts.missing), PRODUCT,
+                )
+    return fonts
+
+
+def reset():
+    """Forget the font sets found so far (for tests that change the configuration)."""
+    with _lock:
+        _font_sets.clear()
