@@ -79,7 +79,7 @@ debug-mode off
     server {zeo_host}:{zeo_port}
     storage 1
     name zeostorage
-    blob-dir {var}/blobcache
+{client_line}    blob-dir {var}/blobcache
     shared-blob-dir off
     cache-size 64MB
   </zeoclient>
@@ -158,13 +158,15 @@ class Instance:
     """One home folder: ``etc/`` (configuration) and ``var/`` (data, logs, pids)."""
 
     def __init__(self, home, zeo_port=8100, http_port=8080, extra_packages=(), env=None,
-                 cache_size=10000, zeo_host="127.0.0.1", command_prefix=()):
+                 cache_size=10000, zeo_host="127.0.0.1", command_prefix=(), zeo_client=None):
         self.home = Path(home).resolve()
         # Where zeo.conf's server listens and zope.conf's ZEO client connects.
         self.zeo_host = zeo_host
         # Put before every command start() runs, e.g. ("ip", "netns", "exec", "NS").
         self.command_prefix = tuple(command_prefix)
         self.cache_size = cache_size
+        # A ZEO client name gives zope.conf a persistent cache (var/NAME-1.zec).
+        self.zeo_client = zeo_client
         # Add-on packages whose configure.zcml the instance and workers load.
         self.extra_packages = tuple(extra_packages)
         self.env = child_env(env)
@@ -190,6 +192,8 @@ class Instance:
             "home": self.home, "etc": self.etc, "var": self.var,
             "zeo_host": self.zeo_host, "zeo_port": self.zeo_port, "http_port": self.http_port,
             "cache_size": self.cache_size,
+            "client_line": (f"    client {self.zeo_client}\n    var {self.var}\n"
+                            if self.zeo_client else ""),
             "extra_includes": "".join(
                 f'  <include package="{name}" />\n' for name in self.extra_packages),
         }

@@ -20,14 +20,19 @@ def check_config_file(zope_conf):
     return path
 
 
-def zeo_addresses(zope_conf):
-    """The (host, port) ZEO server addresses that zope.conf's databases use."""
+def load_options(zope_conf):
+    """zope.conf read as Zope reads it (ZopeWSGIOptions), or ConfigurationError."""
     from Zope2.Startup.options import ZopeWSGIOptions
 
     try:
-        opts = ZopeWSGIOptions(configfile=str(zope_conf))()
+        return ZopeWSGIOptions(configfile=str(zope_conf))()
     except Exception as exc:  # ZConfig raises several unrelated types
         raise ConfigurationError(f"{zope_conf} is not a valid zope.conf: {exc}") from exc
+
+
+def zeo_addresses(zope_conf):
+    """The (host, port) ZEO server addresses that zope.conf's databases use."""
+    opts = load_options(zope_conf)
     addresses = []
     for database in opts.configroot.databases or ():
         storage = database.config.storage.config
@@ -35,6 +40,32 @@ def zeo_addresses(zope_conf):
             if isinstance(address.address, tuple):
                 addresses.append(address.address)
     return addresses
+
+
+# Storages one process opens alone (the file is locked): the web instance
+# holds them, so a worker cannot share them.
+UNSHARED_STORAGES = ("filestorage",)
+
+
+def share_storages(configroot, zope_conf):
+    """Make zope.conf's databases fit for a process beside the web instance.
+
+    A ZEO client's persistent cache (its ``client`` name) is a file only
+    one process may open: the instance has it, so ours has none (ZEO then
+    keeps its cache in a temporary file). A FileStorage cannot be shared at
+    all: say so (ConfigurationError) instead of failing on its lock.
+    """
+    for database in configroot.databases or ():
+        storage = database.config.storage.config
+        kind = storage.getSectionType()
+        if kind in UNSHARED_STORAGES:
+            mount = ", ".join(database.config.mount_points or ()) or database.name
+            raise ConfigurationError(
+                f"{zope_conf}: the database at {mount} is a {kind}, which only one process "
+                "may open; workers and the asyncreports command need a shared storage: "
+                "ZEO (<zeoclient>) or RelStorage")
+        if kind == "zeoclient" and getattr(storage, "client", None):
+            storage.client = None
 
 
 def wait_for_zeo(addresses, interval=2.0, timeout=None):
@@ -70,12 +101,29 @@ def boot(zope_conf, zeo_timeout=None):
 
     Waits for the ZEO server first, so a worker started before its server
     comes up cleanly instead of failing after the client's wait timeout.
+    The databases are opened as ``share_storages`` leaves them: the
+    instance's own zope.conf works while the instance runs.
     """
-    path = check_config_file(zope_conf)
-    wait_for_zeo(zeo_addresses(path), timeout=zeo_timeout)
-    from Zope2.Startup.run import make_wsgi_app
+    from App.config import setConfiguration
+    from zc.lockfile import LockError
+    from Zope2.Startup import get_wsgi_starter
+    from Zope2.Startup.handlers import handleWSGIConfig
 
-    make_wsgi_app({}, str(path))
+    path = check_config_file(zope_conf)
+    opts = load_options(path)
+    share_storages(opts.configroot, path)
+    wait_for_zeo(zeo_addresses(path), timeout=zeo_timeout)
+    # What Zope2.Startup.run.make_wsgi_app does, with our databases.
+    handleWSGIConfig(opts.configroot, opts.confighandlers)
+    setConfiguration(opts.configroot)
+    starter = get_wsgi_starter()
+    starter.setConfiguration(opts.configroot)
+    try:
+        starter.prepare()
+    except LockError as exc:
+        raise ConfigurationError(
+            f"{path}: a storage is locked by another process ({exc}); workers and the "
+            "asyncreports command need a shared storage: ZEO or RelStorage") from exc
     import Zope2
 
     return Zope2.app()

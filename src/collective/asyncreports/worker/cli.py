@@ -11,7 +11,10 @@ import transaction
 from AccessControl.SecurityManagement import newSecurityManager
 from AccessControl.SecurityManagement import noSecurityManager
 from Acquisition import aq_base
+from Acquisition import aq_chain
 from Testing.makerequest import makerequest
+from zope.component.hooks import setSite
+from zope.component.interfaces import ISite
 from zope.globalrequest import setRequest
 
 from collective.asyncreports.errors import AsyncReportsError
@@ -158,9 +161,19 @@ def _find_queue(app, path):
     try:
         queue = app.unrestrictedTraverse(path.lstrip("/"))
         queue.job_queue()
-    except (AttributeError, KeyError, LookupError) as exc:
+    except (AttributeError, KeyError, LookupError, TypeError) as exc:
         raise AsyncReportsError(f"no Async Report Queue at {path!r}") from exc
+    # The site holding the queue (a Plone site) has local components: its
+    # report types and settings are found only while it is the current site.
+    setSite(_nearest_site(queue))
     return queue
+
+
+def _nearest_site(obj):
+    for item in aq_chain(obj):
+        if ISite.providedBy(item):
+            return item
+    return None
 
 
 def _print_job(job, out):
@@ -257,6 +270,8 @@ def run(app, argv, out=sys.stdout):
         transaction.abort()
         sys.stderr.write(f"asyncreports: error: {exc}\n")
         return 2
+    finally:
+        setSite(None)
 
 
 def main(argv=None):
