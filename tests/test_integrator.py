@@ -72,3 +72,55 @@ instancehome $INSTANCE
             self.assertIn("need a shared storage: ZEO (<zeoclient>) or RelStorage", lines[0])
             self.assertNotIn("Traceback", result.stderr)
         self.assertFalse((self.home / "Data.fs").exists(), "nothing was opened")
+
+
+class PublicURLTests(unittest.TestCase):
+    """Links in reports: the setting, else the URL last served, else a warned default."""
+
+    def queue(self):
+        from collective.asyncreports.zmi.queue import AsyncReportQueue
+
+        return AsyncReportQueue("asyncreports")
+
+    def test_the_setting_wins_then_the_url_last_served_then_none(self):
+        from collective.asyncreports.public_url import known_public_url
+        from collective.asyncreports.public_url import remember_served_url
+
+        queue = self.queue()
+        self.assertIsNone(known_public_url(queue))
+        remember_served_url(queue, "https://intranet.example.org/")
+        self.assertEqual(known_public_url(queue), "https://intranet.example.org")
+        queue.server_url = "https://reports.example.org"
+        self.assertEqual(known_public_url(queue), "https://reports.example.org")
+
+    def test_remembering_the_same_url_writes_nothing(self):
+        from collective.asyncreports.public_url import remember_served_url
+
+        queue = self.queue()
+        remember_served_url(queue, "https://intranet.example.org")
+        queue._p_changed = False
+        remember_served_url(queue, "https://intranet.example.org/")
+        self.assertFalse(queue._p_changed)
+
+    def test_the_default_is_used_with_one_warning_in_the_log(self):
+        from collective.asyncreports.public_url import DEFAULT_URL
+        from collective.asyncreports.public_url import effective_public_url
+
+        queue = self.queue()
+        with self.assertLogs("collective.asyncreports", "WARNING") as logged:
+            self.assertEqual(effective_public_url(queue), DEFAULT_URL)
+        self.assertIn("no public URL is known: links in reports use http://localhost:8080",
+                      logged.output[0])
+
+    def test_health_warns_when_no_public_url_is_known(self):
+        from tests.system import System
+
+        system = System()
+        self.addCleanup(system.close)
+        result = system.instance.run_command("health", check=False)
+        self.assertNotIn("warning", result.stdout)  # bootstrap set the Server URL
+        with system.queue() as queue:
+            queue.server_url = ""
+        result = system.instance.run_command("health", check=False)
+        self.assertIn("warning: queue /asyncreports: no public URL is known: links in reports "
+                      "use http://localhost:8080", result.stdout)

@@ -20,6 +20,8 @@ from zope.globalrequest import setRequest
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.errors import ConfigurationError
 from collective.asyncreports.locations import queue_paths
+from collective.asyncreports.public_url import known_public_url
+from collective.asyncreports.public_url import unknown_url_warning
 from collective.asyncreports.queue import ALL_STATES
 from collective.asyncreports.submission import submit
 from collective.asyncreports.users import find_user
@@ -239,14 +241,20 @@ def command_show(app, args, out):
 def command_health(app, args, out):
     paths = args.queue or queue_paths(app._p_jar.root())
     problems = [] if paths else ["no queues: add an Async Report Queue"]
+    warnings = []
     now = time.time()
     for path in paths:
-        jobs = _find_queue(app, path).job_queue()
-        problems += queue_problems(path, jobs, now, args.max_wait, args.window)
+        queue = _find_queue(app, path)
+        problems += queue_problems(path, queue.job_queue(), now, args.max_wait, args.window)
+        if known_public_url(queue) is None:
+            # Wrong links are no outage: said, but health still passes.
+            warnings.append(f"warning: queue {path}: {unknown_url_warning()}")
     for problem in problems:
         out.write(problem + "\n")
     if not problems:
         out.write(f"ok: {len(paths)} queue(s) served\n")
+    for warning in warnings:
+        out.write(warning + "\n")
     return 1 if problems else 0
 
 

@@ -1,0 +1,69 @@
+"""The public URL that links in reports use: set, else last served, else a warned default.
+
+A worker has no request from outside: the URLs in its PDFs come from the
+queue. The queue's Server URL setting wins; else the URL the site was served
+at when somebody last queued a report through the web (recorded then, in
+that request's own transaction, and only when it changed: no write on other
+requests); else ``DEFAULT_URL``, with a warning in the log (once per process
+and queue), in ``asyncreports health`` and on the Settings tab.
+"""
+
+from collective.asyncreports import logger
+
+
+DEFAULT_URL = "http://localhost:8080"
+# Where the URL last served is kept on a queue object without a setting for it.
+SERVED_URL_ATTRIBUTE = "_asyncreports_served_url"
+
+_warned = set()
+
+
+def setting(queue):
+    """The Server URL set for ``queue`` (Plone: the registry record), or ''."""
+    record = None
+    settings_record = getattr(queue, "settings_record", None)
+    if settings_record is not None:
+        record = settings_record()
+    url = getattr(record, "server_url", None) or ""
+    if not url and settings_record is None:
+        url = getattr(queue, "server_url", "") or ""
+    return url.rstrip("/")
+
+
+def served_url(queue):
+    """The URL the site was last served at, as recorded by ``remember_served_url``."""
+    url = getattr(queue, SERVED_URL_ATTRIBUTE, None)
+    if url is None and getattr(queue, "settings_record", None) is not None:
+        url = getattr(queue, "server_url", None)  # Plone queues kept it there
+    return (url or "").rstrip("/")
+
+
+def known_public_url(queue):
+    """The setting, else the URL last served; None when neither is known."""
+    return setting(queue) or served_url(queue) or None
+
+
+def remember_served_url(queue, url):
+    """Record the URL the site is served at (call when a job is queued through
+    the web: that request writes anyway). Writes only when it changed."""
+    url = (url or "").rstrip("/")
+    if url and getattr(queue, SERVED_URL_ATTRIBUTE, None) != url:
+        setattr(queue, SERVED_URL_ATTRIBUTE, url)
+
+
+def effective_public_url(queue, default=DEFAULT_URL):
+    """The URL links are made on; ``default``, with a warning logged, when none is known."""
+    url = known_public_url(queue)
+    if url:
+        return url
+    key = "/".join(queue.getPhysicalPath())
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning("queue %s: %s", key, unknown_url_warning(default))
+    return default
+
+
+def unknown_url_warning(default=DEFAULT_URL):
+    """The one sentence that says links will be wrong, for logs, health and Settings."""
+    return (f"no public URL is known: links in reports use {default}; set the Server URL "
+            "in the queue's settings (or queue a report through the web once)")
