@@ -6,6 +6,8 @@ import re
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.enums import TA_LEFT
+from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.styles import getSampleStyleSheet
@@ -25,6 +27,8 @@ MARGIN = 18 * mm
 # Room between the text and the bottom margin, where the footer goes.
 FOOTER_HEIGHT = 10 * mm
 FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN
+# What paragraphs get: the frame less its padding (6 points a side).
+TEXT_WIDTH = FRAME_WIDTH - 12
 
 CELL_FONT_SIZE = 8
 CELL_PADDING = 3
@@ -46,16 +50,24 @@ def is_pdf(data):
 def _text(value):
     """Return ``value`` as cell or paragraph text: None is empty, the rest str().
 
-    The text comes back ready to draw (see :func:`fonts.prepare`): right-to-left
-    lines in visual order, characters no PDF can carry replaced.
+    Characters a PDF cannot carry are replaced (see :func:`fonts.clean`).
     """
     if value is None:
         return ""
-    return fonts.prepare(_CONTROL_CHARS.sub("", str(value)))
+    return fonts.clean(_CONTROL_CHARS.sub("", str(value)))
 
 
-def _paragraph(text, style, font_set):
-    """Return a Paragraph showing ``text`` literally, each run in a font that has it."""
+def _paragraph(text, style, font_set, width=TEXT_WIDTH):
+    """Return a Paragraph showing ``text`` literally, each run in a font that has it.
+
+    Right-to-left text is laid out for ``width`` in visual order, and a
+    paragraph that starts right to left is aligned right, unless centred.
+    """
+    # A point to spare: the Paragraph measures the same runs, but adds up
+    # the widths in another order.
+    text, rtl = font_set.visual(text, style.fontName, style.fontSize, width - 1)
+    if rtl and style.alignment == TA_LEFT:
+        style = ParagraphStyle(f"{style.name}-rtl", parent=style, alignment=TA_RIGHT)
     return Paragraph(font_set.markup(text, style.fontName), style)
 
 
@@ -295,12 +307,14 @@ def _cell(text, text_width, width, style, font_set):
     Plain strings are drawn literally and cost far less to lay out than
     Paragraphs, which only long text and text in more than one font need.
     """
+    inner = width - 2 * CELL_PADDING
     fits = (
-        text_width <= width - 2 * CELL_PADDING
+        text_width <= inner
         and "\n" not in text
         and font_set.single_font(text, style.fontName)
+        and not fonts.has_rtl(text)  # drawn in reading order, not visual
     )
-    return text if fits else _paragraph(text, style, font_set)
+    return text if fits else _paragraph(text, style, font_set, inner)
 
 
 def _table_flowable(header, rows, col_widths, styles, font_set):

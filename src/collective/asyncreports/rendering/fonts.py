@@ -15,8 +15,8 @@ character (:meth:`FontSet.runs`), and each run is drawn in its font.
 Characters no font has, and every character above U+FFFF (emoji among them:
 ReportLab writes a ToUnicode map for those that no PDF reader can parse), are
 replaced by U+FFFD. Hebrew and Arabic are shaped (arabic-reshaper: the joined
-letter forms) and put in visual order (python-bidi) line by line, as ReportLab
-lays text out left to right.
+letter forms), broken into lines and put in visual order (python-bidi) line by
+line, as ReportLab lays text out left to right (:meth:`FontSet.visual`).
 
 Fonts are looked for under ``font-dir`` of the product config in zope.conf::
 
@@ -184,7 +184,7 @@ class FontSet:
     def runs(self, text, font):
         """Split ``text`` into ``(font name, text)`` runs for drawing in ``font``.
 
-        :param text: Text as :func:`prepare` returns it.
+        :param text: Text as :func:`clean` and :meth:`visual` return it.
         :param font: A family font name of this set (``self.bold`` ...).
         :returns: Runs in order; each character goes to the first font of
             ``font``'s chain that has it, and stays in the current run's font
@@ -233,37 +233,109 @@ class FontSet:
         runs = self.runs(text, font)
         return len(runs) == 1 and runs[0][0] == font
 
+    def visual(self, text, font, size, width):
+        """Return ``text`` in drawing order for a box ``width`` points wide.
 
-def _has_rtl(text):
-    return any(
+        ReportLab lays text out left to right only, so lines with Hebrew or
+        Arabic are shaped (arabic-reshaper: the joined letter forms), broken
+        into lines that fit ``width`` in reading order, and each line is then
+        put in visual order (python-bidi), so a wrapped paragraph still reads
+        from its first line down.
+
+        :returns: ``(text, rtl)``: the text to draw, lines joined by newlines,
+            and whether its first right-to-left line starts right to left
+            (a paragraph to align right).
+        """
+        if not has_rtl(text):
+            return text, False
+        import arabic_reshaper
+        from bidi import get_display
+
+        lines, rtl = [], None
+        for line in text.split("\n"):
+            if not has_rtl(line):
+                lines.append(line)
+                continue
+            direction = _base_direction(line)
+            if rtl is None:
+                rtl = direction == "R"
+            for piece in self._break(arabic_reshaper.reshape(line), font, size, width):
+                lines.append(_mirror_brackets(get_display(piece, base_dir=direction)))
+        return "\n".join(lines), bool(rtl)
+
+    def _break(self, line, font, size, width):
+        """Break ``line`` at spaces into pieces no wider than ``width``.
+
+        A word wider than ``width`` stays whole on its own line.
+        """
+        pieces, current = [], ""
+        for word in line.split(" "):
+            candidate = f"{current} {word}" if current else word
+            if current and self.width(candidate, font, size) > width:
+                pieces.append(current)
+                candidate = word
+            current = candidate
+        pieces.append(current)
+        return pieces
+
+
+def has_rtl(text):
+    return not text.isascii() and any(
         unicodedata.bidirectional(char) in _RTL_BIDI_CLASSES
         for char in text
         if ord(char) >= 0x590
     )
 
 
-def _visual(line):
-    """Return one line of text with Arabic shaped and in visual (drawing) order."""
-    import arabic_reshaper
-    from bidi import get_display
+def _base_direction(line):
+    """Return "R" or "L": the direction of the first strong character (UAX #9, P2)."""
+    for char in line:
+        kind = unicodedata.bidirectional(char)
+        if kind == "L":
+            return "L"
+        if kind in _RTL_BIDI_CLASSES:
+            return "R"
+    return "L"
 
-    return get_display(arabic_reshaper.reshape(line))
+
+_BRACKETS = {")": "(", "]": "[", "}": "{"}
+_OPENING = {opening: closing for closing, opening in _BRACKETS.items()}
 
 
-def prepare(text):
-    """Return ``text`` ready for :meth:`FontSet.runs`.
+def _mirror_brackets(visual):
+    """Mirror the brackets of right-to-left runs in a line in visual order.
 
-    Characters above U+FFFF become U+FFFD; lines with Hebrew or Arabic are
-    shaped and reordered into visual order, each line on its own.
+    python-bidi reorders but does not mirror (UAX #9, L4), so "(2024)" in
+    Hebrew comes out as ")2024(". A pair whose closing bracket comes first
+    in visual order was reversed: it is swapped back.
+    """
+    chars = list(visual)
+    pending = []  # (index, char) of closing brackets still without a partner
+    for index, char in enumerate(chars):
+        if char in _BRACKETS:
+            pending.append((index, char))
+        elif char in _OPENING:
+            closing = _OPENING[char]
+            match = next(
+                (n for n in range(len(pending) - 1, -1, -1) if pending[n][1] == closing),
+                None,
+            )
+            if match is not None:
+                first = pending.pop(match)[0]
+                del pending[match:]
+                chars[first], chars[index] = char, closing
+    return "".join(chars)
+
+
+def clean(text):
+    """Return ``text`` with every character above U+FFFF replaced by U+FFFD.
+
+    ReportLab draws those, but writes a ToUnicode map for them that PDF
+    readers cannot parse, which loses the text of the whole run.
     """
     if text.isascii():
         return text
-    text = "".join(REPLACEMENT if ord(char) > 0xFFFF else char for char in text)
-    if _has_rtl(text):
-        text = "\n".join(_visual(line) if _has_rtl(line) else line for line in text.split("\n"))
-    return text
-
-
+    return "".join(REPLACEMENT if ord(char) > 0xFFFF else char for char in text)
 _lock = threading.Lock()
 _font_sets = {}
 
