@@ -308,13 +308,12 @@ def _cell(text, text_width, width, style, font_set):
     Paragraphs, which only long text and text in more than one font need.
     """
     inner = width - 2 * CELL_PADDING
-    fits = (
-        text_width <= inner
-        and "\n" not in text
-        and font_set.single_font(text, style.fontName)
-        and not fonts.has_rtl(text)  # drawn in reading order, not visual
-    )
-    return text if fits else _paragraph(text, style, font_set, inner)
+    if text_width <= inner and "\n" not in text and not fonts.has_rtl(text):
+        # (Right-to-left text needs the visual order a Paragraph gets.)
+        plain = font_set.plain(text, style.fontName)
+        if plain is not None:
+            return plain
+    return _paragraph(text, style, font_set, inner)
 
 
 def _table_flowable(header, rows, col_widths, styles, font_set):

@@ -64,6 +64,13 @@ BASE14 = {
     "oblique": "Helvetica-Oblique",
     "bold_oblique": "Helvetica-BoldOblique",
 }
+# The family faces a style borrows from, in order, before the fallbacks.
+_UPRIGHT = {
+    "regular": (),
+    "bold": ("regular",),
+    "oblique": ("regular",),
+    "bold_oblique": ("bold", "regular"),
+}
 # Fallbacks, tried in this order; one regular face serves every style.
 FALLBACKS = (
     ("AsyncReports-CJK-ZenHei", "wqy-zenhei.ttc"),
@@ -157,10 +164,14 @@ class FontSet:
                 self.regular, normal=self.regular, bold=self.bold,
                 italic=self.oblique, boldItalic=self.bold_oblique,
             )
-        by_name = {face.name: style for style, face in self._primary.items()}
-        self._chains = {
-            name: [self._primary[style], *self._fallbacks] for name, style in by_name.items()
-        }
+        # A slanted or bold face lacking a glyph (DejaVu's oblique faces have
+        # no Arabic) borrows it from the upright one before the fallbacks.
+        family = self._primary
+        self._chains = {}
+        for style, upright in _UPRIGHT.items():
+            faces = [family[name] for name in (style, *upright)]
+            faces = [face for n, face in enumerate(faces) if face not in faces[:n]]
+            self._chains.setdefault(family[style].name, faces + self._fallbacks)
         self._replacement = {
             name: REPLACEMENT if chain[0].covers(REPLACEMENT) else "?"
             for name, chain in self._chains.items()
@@ -187,9 +198,9 @@ class FontSet:
         :param text: Text as :func:`clean` and :meth:`visual` return it.
         :param font: A family font name of this set (``self.bold`` ...).
         :returns: Runs in order; each character goes to the first font of
-            ``font``'s chain that has it, and stays in the current run's font
-            when that one has it too, so spaces and punctuation do not split
-            runs. Characters no font has become U+FFFD (or ``?``).
+            ``font``'s chain that has it (so a fallback draws only what the
+            family lacks), white space to the run it is in. Characters no
+            font has become U+FFFD (or ``?`` in Helvetica).
         """
         if text.isascii():  # every font of a chain's head draws ASCII
             return [(font, text)]
@@ -197,7 +208,7 @@ class FontSet:
         runs = []
         current, chars = None, []
         for char in text:
-            if current is not None and (char.isspace() or current.covers(char)):
+            if current is not None and char.isspace():
                 chars.append(char)
                 continue
             face = next((face for face in chain if face.covers(char)), None)
@@ -228,10 +239,14 @@ class FontSet:
             pdfmetrics.stringWidth(run, name, size) for name, run in self.runs(text, font)
         )
 
-    def single_font(self, text, font):
-        """Tell whether all of ``text`` draws in ``font`` itself (no fallback run)."""
+    def plain(self, text, font):
+        """Return ``text`` as drawn in ``font`` alone, or None if it needs a fallback run.
+
+        What comes back may differ from ``text``: characters no font has are
+        replaced.
+        """
         runs = self.runs(text, font)
-        return len(runs) == 1 and runs[0][0] == font
+        return runs[0][1] if len(runs) == 1 and runs[0][0] == font else None
 
     def visual(self, text, font, size, width):
         """Return ``text`` in drawing order for a box ``width`` points wide.
@@ -353,13 +368,17 @@ def font_set():
             suffix = f"-{len(_font_sets)}" if _font_sets else ""
             fonts = _font_sets[dirs] = FontSet(dirs, suffix)
             if fonts.missing:
+                stand_in = (
+                    "Helvetica stands in for the missing faces and " if
+                    any(face.name in BASE14.values() for face in fonts._primary.values())
+                    else ""
+                )
                 logger.warning(
-                    "PDF fonts not found under %s: %s. PDFs are still made: "
-                    "Helvetica stands in for a missing DejaVu Sans, and characters "
-                    "no font found has show as U+FFFD. Install the fonts with "
-                    "scripts/install-fonts.sh or set font-dir in "
+                    "PDF fonts not found under %s: %s. PDFs are still made: %s"
+                    "characters no font found has show as U+FFFD or '?'. Install "
+                    "the fonts with scripts/install-fonts.sh, or set font-dir in "
                     "<product-config %s> in zope.conf.",
-                    " ".join(dirs), "; ".join(fonts.missing), PRODUCT,
+                    " ".join(dirs), "; ".join(fonts.missing), stand_in, PRODUCT,
                 )
     return fonts
 
