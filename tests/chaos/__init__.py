@@ -1,0 +1,1 @@
+"""The chaos soak's parts; tests/chaos.py runs them (``make chaos``)."""
