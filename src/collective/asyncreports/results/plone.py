@@ -25,6 +25,9 @@ from collective.asyncreports import logger
 from collective.asyncreports.errors import UnknownReport
 from collective.asyncreports.permissions import View
 from collective.asyncreports.reports.registry import get_report
+from collective.asyncreports.results.errorlog import keep_full_text
+from collective.asyncreports.results.errorlog import owner_text
+from collective.asyncreports.results.listing import keep_listing_private
 from collective.asyncreports.results.zmi import safe_id
 
 
@@ -37,13 +40,18 @@ def ensure_results_folder(site, path=DEFAULT_FOLDER):
     """Return the folder at ``path`` (relative to ``site``), creating it when missing.
 
     A new folder is a private Folder titled "Reports", left out of navigation.
-    Only the last segment of ``path`` is created; its parent must exist.
+    Only the last segment of ``path`` is created; its parent must exist. Only
+    site managers may list it (results/listing.py).
     """
     segments = [segment for segment in path.split("/") if segment]
     if not segments:
-        return site
+        return site  # the site itself: its listing is the site's business
     folder = site.unrestrictedTraverse("/".join(segments), None)
     if folder is not None:
+        if keep_listing_private(folder, MANAGER_ROLES):
+            # The folder alone: its results' rights are their own, not acquired.
+            folder.reindexObject(idxs=["allowedRolesAndUsers"])
+            _index_now()
         return folder
     parent = site.unrestrictedTraverse("/".join(segments[:-1])) if segments[:-1] else site
     with _in_site(site), _acting_as(system):
@@ -55,6 +63,8 @@ def ensure_results_folder(site, path=DEFAULT_FOLDER):
             description="PDF reports and error logs of queued jobs.",
             exclude_from_nav=True,
         )
+    keep_listing_private(folder, MANAGER_ROLES)
+    folder.reindexObject(idxs=["allowedRolesAndUsers"])
     _index_now()
     return folder
 
@@ -81,7 +91,8 @@ def store_error_log(queue, job, text, owner=None):
     managers can read the log.
     """
     filename = f"{job.id}-error.txt"
-    named = NamedBlobFile(data=text.encode("utf-8"), contentType="text/plain",
+    # The file holds what its owner may read; the full text is for managers.
+    named = NamedBlobFile(data=owner_text(text).encode("utf-8"), contentType="text/plain",
                           filename=filename)
     result = _store(
         queue,
@@ -91,6 +102,7 @@ def store_error_log(queue, job, text, owner=None):
         named=named,
         owner=owner,
     )
+    keep_full_text(result, text)
     _notify(queue, owner, result, "Your report failed")
     return "/".join(result.getPhysicalPath())
 

@@ -5,11 +5,15 @@ import re
 from OFS.Image import File
 
 from collective.asyncreports.permissions import View
+from collective.asyncreports.results.errorlog import keep_full_text
+from collective.asyncreports.results.errorlog import owner_text
 
 
 # Only the owner (a local role on the object) and managers may see a result.
 PRIVATE_PERMISSIONS = (View, "Access contents information")
 PRIVATE_ROLES = ("Owner", "Manager")
+# Only managers may list the results folder (see results/listing.py).
+PRIVATE_ROLES_LISTING = ("Manager",)
 
 
 def safe_id(text):
@@ -28,11 +32,15 @@ def store_error_log(queue, job, text, owner=None):
     """Store an error log (text) for ``job``; return its physical path.
 
     ``owner`` is None when the job's owner no longer exists: then only
-    managers can read the log.
+    managers can read the log. The file holds the text with server paths
+    trimmed (results/errorlog.py); the full text is kept for managers.
     """
     title = f"Error log of {job.report} on {job.path} (job {job.id})"
-    data = text.encode("utf-8")
-    return _store(queue, f"{job.id}-error.txt", title, data, "text/plain; charset=utf-8", owner)
+    # The file holds what its owner may read; the full text is for managers.
+    data = owner_text(text).encode("utf-8")
+    path = _store(queue, f"{job.id}-error.txt", title, data, "text/plain; charset=utf-8", owner)
+    keep_full_text(queue.results_folder()._getOb(path.rsplit("/", 1)[-1]), text)
+    return path
 
 
 def _store(queue, object_id, title, data, content_type, owner):

@@ -14,6 +14,7 @@ from OFS.Folder import Folder
 from Products.BTreeFolder2.BTreeFolder2 import BTreeFolder2
 from Products.PageTemplates.PageTemplateFile import PageTemplateFile
 from zExceptions import Forbidden
+from zExceptions import NotFound
 from zope.interface import implementer
 from ZPublisher import zpublish
 
@@ -29,6 +30,9 @@ from collective.asyncreports.queue import FINAL_STATES
 from collective.asyncreports.queue import JobQueue
 from collective.asyncreports.reports.registry import queueable_report_types
 from collective.asyncreports.results import zmi as results
+from collective.asyncreports.results.errorlog import full_text
+from collective.asyncreports.results.errorlog import owner_text
+from collective.asyncreports.results.listing import keep_listing_private
 from collective.asyncreports.submission import submit
 from collective.asyncreports.targets import MAX_PATH_LENGTH
 from collective.asyncreports.targets import site_of
@@ -88,7 +92,9 @@ class AsyncReportQueue(Folder):
             # A BTree folder: workers finishing at once add to different
             # buckets, where an OFS Folder's one _objects tuple would conflict.
             self._setObject(RESULTS_ID, BTreeFolder2(RESULTS_ID))
-        return self._getOb(RESULTS_ID)
+        folder = self._getOb(RESULTS_ID)
+        keep_listing_private(folder, results.PRIVATE_ROLES_LISTING)
+        return folder
 
     @security.private
     def store_pdf(self, job, data, filename, owner):
@@ -142,7 +148,8 @@ class AsyncReportQueue(Folder):
         jobs, total = self._jobs.list_jobs(
             state=state, owner=owner, start=start, size=PAGE_SIZE
         )
-        rows = [self._job_row(job, REQUEST) for job in jobs]
+        manager = owner is None
+        rows = [self._job_row(job, REQUEST, manager) for job in jobs]
         query = {"state": state} if state else {}
         return {
             "rows": rows,
@@ -161,10 +168,16 @@ class AsyncReportQueue(Folder):
             "retention_days": self._jobs.retention_days,
         }
 
-    def _job_row(self, job, request):
+    def _job_row(self, job, request, manager=False):
         row = job.as_dict()
         row["result_url"] = _url(request, job.result_path)
         row["error_url"] = _url(request, job.error_path)
+        # Managers see everything; owners see no server paths (results/errorlog.py).
+        row["full_error_url"] = (
+            f"{self.absolute_url()}/manage_errorLog?{urlencode({'job_id': job.id})}"
+            if manager and job.error_path else None)
+        if not manager:
+            row["error_message"] = owner_text(job.error_message)
         row["can_cancel"] = not job.is_final and not job.cancel_requested
         row["can_retry"] = job.state in ("failed", "cancelled")
         for name in ("created", "started", "finished"):
@@ -263,6 +276,19 @@ class AsyncReportQueue(Folder):
         REQUEST.RESPONSE.setHeader("Content-Type", "text/html; charset=utf-8")
         REQUEST.RESPONSE.setHeader("Cache-Control", "no-store")
         return self._queue_rows(macros=self._queue_page.macros)
+
+    @zpublish(methods=("GET", "HEAD"))
+    @security.protected(ManageQueue)
+    def manage_errorLog(self, job_id=None, REQUEST=None):
+        """The full error log of a job, server paths and all: for managers only.
+
+        The stored error log its owner reads has them trimmed (results/errorlog.py).
+        """
+        text = full_error_log(self, validation.job_id(job_id))
+        if REQUEST is not None:
+            REQUEST.RESPONSE.setHeader("Content-Type", "text/plain; charset=utf-8")
+            REQUEST.RESPONSE.setHeader("Cache-Control", "no-store")
+        return text
 
     # -- state changes: POST only, with a CSRF token -------------------------
 
@@ -388,6 +414,17 @@ InitializeClass(AsyncReportQueue)
 
 def _current_user_id():
     return getSecurityManager().getUser().getId()
+
+
+def full_error_log(queue, job_id):
+    """The full text of a job's error log; NotFound when there is none."""
+    if not job_id or job_id not in queue.job_queue():
+        raise NotFound(f"no job with id {job_id!r}")
+    path = queue.job_queue().get(job_id).error_path
+    stored = queue.getPhysicalRoot().unrestrictedTraverse(path.lstrip("/"), None) if path else None
+    if stored is None:
+        raise NotFound(f"job {job_id} has no error log")
+    return full_text(stored)
 
 
 def _listing_query(request):

@@ -55,7 +55,8 @@ class QueueView(BrowserView):
             report=filters["report"] or None, start=start, size=PAGE_SIZE)
         query = {name: value for name, value in filters.items() if value}
         return {
-            "rows": [job_row(job, self.request, jobs) for job in page],
+            # Only those who manage the queue see this view.
+            "rows": [job_row(job, self.request, jobs, manager=True) for job in page],
             "total": total,
             "first": start + 1 if total else 0,
             "last": min(start + PAGE_SIZE, total),

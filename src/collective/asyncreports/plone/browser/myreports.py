@@ -7,6 +7,7 @@ from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 
 from collective.asyncreports import validation
+from collective.asyncreports.permissions import ManageQueue
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.plone.browser.rows import job_row
 
@@ -30,12 +31,14 @@ class MyReportsView(BrowserView):
 
     def listing(self):
         jobs = site_queue().job_queue()
-        user_id = getSecurityManager().getUser().getId()
+        security = getSecurityManager()
+        user_id = security.getUser().getId()
+        manager = bool(security.checkPermission(ManageQueue, site_queue()))
         start, highlight = self.query()
         page, total = jobs.list_jobs(owner=user_id, start=start, size=PAGE_SIZE)
         base = f"{self.context.absolute_url()}/@@my-reports?"
         return {
-            "rows": [job_row(job, self.request, jobs) for job in page],
+            "rows": [job_row(job, self.request, jobs, manager) for job in page],
             "total": total,
             "prev_url": base + urlencode({"b_start": start - PAGE_SIZE}) if start else None,
             "next_url": (

@@ -1,6 +1,11 @@
 """Jobs as plain dicts for templates and the JSON status endpoint."""
 
 import time
+from urllib.parse import urlencode
+
+from plone import api
+
+from collective.asyncreports.results.errorlog import owner_text
 
 
 ACTIVE_STATES = ("queued", "running")
@@ -13,8 +18,14 @@ def when(timestamp):
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
 
 
-def job_row(job, request, jobs):
-    """Return what a listing shows of ``job``: state, progress, times and links."""
+def job_row(job, request, jobs, manager=False):
+    """Return what a listing shows of ``job``: state, progress, times and links.
+
+    ``manager``: the viewer manages the queue, and sees error messages whole
+    and a link to the full error log; others see server paths trimmed
+    (results/errorlog.py).
+    """
+    error_message = job.error_message or ""
     return {
         "id": job.id,
         "report": job.report,
@@ -28,11 +39,14 @@ def job_row(job, request, jobs):
         "created": when(job.created),
         "started": when(job.started),
         "finished": when(job.finished),
-        "error_message": job.error_message or "",
+        "error_message": error_message if manager else owner_text(error_message),
         "cancel_requested": job.cancel_requested,
         "position": jobs.position(job.id) if job.state == "queued" else None,
         "result_url": _url(request, job.result_path),
         "error_url": _url(request, job.error_path),
+        "full_error_url": (
+            f"{api.portal.get().absolute_url()}/@@asyncreports-error-log?"
+            + urlencode({"job": job.id}) if manager and job.error_path else None),
         "can_cancel": not job.is_final and not job.cancel_requested,
         "can_retry": job.state in ("failed", "cancelled"),
         "active": job.state in ACTIVE_STATES,

@@ -34,7 +34,7 @@ class JobStatus(BrowserView):
                 continue
             job = jobs.get(job_id)
             if manager or job.owner_id == user_id:
-                rows.append(job_row(job, self.request, jobs))
+                rows.append(job_row(job, self.request, jobs, manager))
         response = self.request.response
         response.setHeader("Content-Type", "application/json")
         response.setHeader("Cache-Control", "no-store")
