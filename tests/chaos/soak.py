@@ -220,13 +220,13 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int,
                         help=f"jobs to submit (default {JOBS_PER_SECOND:g} per second)")
     parser.add_argument("--drain-timeout", type=float,
-                        help="longest wait for the queue to empty (default max(180, seconds/2))")
+                        help="longest wait for the queue to empty (default max(300, seconds))")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary home also when every invariant holds")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(10**9)
     jobs = args.jobs or int(args.seconds * JOBS_PER_SECOND)
-    drain = args.drain_timeout or max(180.0, args.seconds / 2)
+    drain = args.drain_timeout or max(300.0, args.seconds)
     home = Path(tempfile.mkdtemp(prefix="asyncreports-chaos-"))
 
     def interrupted(signum, frame):
