@@ -4,10 +4,12 @@ import argparse
 import json
 import logging
 import logging.handlers
+import math
 import sys
 import time
 
 import transaction
+from AccessControl import Unauthorized
 from AccessControl.SecurityManagement import newSecurityManager
 from AccessControl.SecurityManagement import noSecurityManager
 from Acquisition import aq_base
@@ -17,8 +19,10 @@ from zope.component.hooks import setSite
 from zope.component.interfaces import ISite
 from zope.globalrequest import setRequest
 
+from collective.asyncreports import validation
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.errors import ConfigurationError
+from collective.asyncreports.interfaces import IAsyncReportQueue
 from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.public_url import known_public_url
 from collective.asyncreports.public_url import unknown_url_warning
@@ -33,28 +37,31 @@ from collective.asyncreports.worker.health import queue_problems
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(name)s] %(message)s"
+# Each job thread holds a database connection: more is a typo, not a plan.
+MAX_CONCURRENCY = 64
+MAX_PRIORITY = 1_000_000
 
 
 def _parser():
     # Options taken before and after the command (``bin/worker`` adds its
     # own -C and ``worker``): defaults suppressed, so one given before the
     # command is not reset by the command's parser.
-    config = argparse.ArgumentParser(add_help=False)
+    config = _Parser(add_help=False)
     config.add_argument(
-        "-C", "--config", metavar="ZOPE_CONF", default=argparse.SUPPRESS,
+        "-C", "--config", metavar="ZOPE_CONF", default=argparse.SUPPRESS, type=_path,
         help="the instance's zope.conf (a ZEO client configuration)")
     config.add_argument("--log-level", default=argparse.SUPPRESS,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="default: INFO")
     config.add_argument(
-        "--log-file", metavar="PATH", default=argparse.SUPPRESS,
+        "--log-file", metavar="PATH", default=argparse.SUPPRESS, type=_path,
         help="log to this file instead of stderr (opened anew after logrotate moves it)")
-    queue = argparse.ArgumentParser(add_help=False)
+    queue = _Parser(add_help=False)
     queue.add_argument(
-        "--queue", metavar="PATH",
+        "--queue", metavar="PATH", type=_path,
         help="physical path of the queue, e.g. /asyncreports (default: the only one)")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="asyncreports", parents=[config],
         description="Run and inspect collective.asyncreports queues.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -68,29 +75,31 @@ def _parser():
                              "the process")
     worker.add_argument("--max-memory", type=_positive_int, metavar="MB",
                         help="after a job, exit with code 3 when resident memory exceeds MB")
-    worker.add_argument("--grace", type=_positive_float, default=30.0, metavar="S",
+    worker.add_argument("--grace", type=_seconds, default=30.0, metavar="S",
                         help="on SIGTERM, how long running jobs may finish before they "
                              "are handed back (default 30)")
-    worker.add_argument("--concurrency", type=_positive_int, default=1, metavar="N",
-                        help="jobs run at once, each with its own connection (default 1)")
-    worker.add_argument("--poll-interval", type=_positive_float, default=5.0, metavar="S",
+    worker.add_argument("--concurrency", type=_concurrency, default=1, metavar="N",
+                        help="jobs run at once, each with its own connection "
+                             f"(default 1, at most {MAX_CONCURRENCY})")
+    worker.add_argument("--poll-interval", type=_seconds, default=5.0, metavar="S",
                         help="longest sleep between queue checks; commits wake it sooner")
-    worker.add_argument("--queue", metavar="PATH", action="append",
+    worker.add_argument("--queue", metavar="PATH", action="append", type=_path,
                         help="serve only this queue (repeatable; default: every queue)")
 
     submit_cmd = commands.add_parser(
         "submit", parents=[config, queue], help="queue a report; prints the job id")
-    submit_cmd.add_argument("report", help="report name, e.g. object-inventory")
+    submit_cmd.add_argument("report", type=_text(), help="report name, e.g. object-inventory")
     submit_cmd.add_argument("--path", required=True, help="target object path")
     submit_cmd.add_argument("--param", action="append", default=[], metavar="K=V",
                             help="report parameter (repeatable)")
-    submit_cmd.add_argument("--user", required=True, metavar="USERID",
+    submit_cmd.add_argument("--user", required=True, metavar="USERID", type=_text(),
                             help="the user the report runs as and belongs to")
-    submit_cmd.add_argument("--priority", type=int, default=0)
+    submit_cmd.add_argument("--priority", type=_priority, default=0,
+                            help="higher runs first (default 0)")
 
     jobs = commands.add_parser("jobs", parents=[config, queue], help="list jobs")
     jobs.add_argument("--state", choices=ALL_STATES)
-    jobs.add_argument("--owner", metavar="USERID")
+    jobs.add_argument("--owner", metavar="USERID", type=_text())
     jobs.add_argument("--limit", type=_positive_int, default=100)
     jobs.add_argument("--json", action="store_true")
 
@@ -98,33 +107,68 @@ def _parser():
         "health", parents=[config],
         help="exit non-zero, one line per problem, when the ZEO server is down, no worker "
              "serves a queue, jobs wait too long or are held by a silent or dead worker")
-    health.add_argument("--queue", metavar="PATH", action="append",
+    health.add_argument("--queue", metavar="PATH", action="append", type=_path,
                         help="check only this queue (repeatable; default: every queue)")
-    health.add_argument("--max-wait", type=_positive_float, default=300.0, metavar="S",
+    health.add_argument("--max-wait", type=_seconds, default=300.0, metavar="S",
                         help="a due job waiting longer than S seconds is a problem (300)")
-    health.add_argument("--window", type=_positive_float, metavar="S",
+    health.add_argument("--window", type=_seconds, metavar="S",
                         help="a worker is alive if it heartbeat within S seconds, and a "
                              "queue served by --once runs if one ended within S seconds "
                              "(default: the queue's lease time)")
 
     show = commands.add_parser("show", parents=[config, queue], help="show one job")
-    show.add_argument("job_id")
+    show.add_argument("job_id", type=_text(validation.MAX_JOB_ID_LENGTH))
     show.add_argument("--json", action="store_true")
     return parser
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
-    return value
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line on stderr, exit 2 (``-h`` shows the usage)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_float(text):
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be above 0 (got {value})")
-    return value
+def _number(kind, minimum, maximum):
+    """An argparse type: a finite number of ``kind`` from minimum to maximum."""
+    def convert(text):
+        try:
+            value = kind(validation.text(text, "value", max_length=40))
+        except validation.BadInput as exc:
+            raise argparse.ArgumentTypeError(str(exc).partition(": ")[2]) from None
+        except ValueError:
+            word = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"must be {word} (got {text[:40]!r})") from None
+        if not math.isfinite(value) or not minimum <= value <= maximum:
+            raise argparse.ArgumentTypeError(
+                f"must be from {_plain(minimum)} to {_plain(maximum)} (got {text[:40]})")
+        return value
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def _plain(number):
+    return f"{number:.0f}" if number == int(number) else f"{number:g}"
+
+
+def _text(max_length=validation.MAX_TEXT_LENGTH):
+    """An argparse type: one piece of valid text (validation.text_problem)."""
+    def convert(text):
+        problem = validation.text_problem(text, max_length)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
+        return text
+    convert.__name__ = "text"
+    return convert
+
+
+# Bounds of the command line's numbers: beyond them a value is a typo.
+DAY = 86_400.0
+_positive_int = _number(int, 1, 10**9)
+_seconds = _number(float, 0.001, 365 * DAY)
+_concurrency = _number(int, 1, MAX_CONCURRENCY)
+_priority = _number(int, -MAX_PRIORITY, MAX_PRIORITY)
+_path = _text()
 
 
 def _params(pairs):
@@ -162,9 +206,11 @@ def _find_queue(app, path):
         path = paths[0]
     try:
         queue = app.unrestrictedTraverse(path.lstrip("/"))
-        queue.job_queue()
     except (AttributeError, KeyError, LookupError, TypeError) as exc:
         raise AsyncReportsError(f"no Async Report Queue at {path!r}") from exc
+    # The queue itself, not something that acquires from it (/asyncreports/results).
+    if not IAsyncReportQueue.providedBy(aq_base(queue)):
+        raise AsyncReportsError(f"no Async Report Queue at {path!r}")
     # The site holding the queue (a Plone site) has local components: its
     # report types and settings are found only while it is the current site.
     setSite(_nearest_site(queue))
@@ -185,6 +231,10 @@ def _print_job(job, out):
 
 def command_worker(app, args, out):
     from collective.asyncreports.worker.loop import Worker
+
+    for path in args.queue or ():
+        _find_queue(app, path)  # a queue that is not there: exit 2, not a traceback
+    setSite(None)
 
     worker = Worker(app._p_jar.db(), queues=args.queue, concurrency=args.concurrency,
                     poll_interval=args.poll_interval, max_jobs=args.max_jobs,
@@ -274,12 +324,16 @@ def run(app, argv, out=sys.stdout):
     setRequest(app.REQUEST)
     try:
         return COMMANDS[args.command](app, args, out)
-    except AsyncReportsError as exc:
+    except (AsyncReportsError, Unauthorized) as exc:
         transaction.abort()
-        sys.stderr.write(f"asyncreports: error: {exc}\n")
+        sys.stderr.write(f"asyncreports: error: {_one_line(exc)}\n")
         return 2
     finally:
         setSite(None)
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def main(argv=None):
