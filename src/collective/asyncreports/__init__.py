@@ -2,8 +2,13 @@
 
 import logging
 
+from collective.asyncreports import zeo_oids
+
 
 logger = logging.getLogger("collective.asyncreports")
+
+# Before any ZEO client of this process connects: see zeo_oids.
+zeo_oids.apply()
 
 
 def initialize(context):
