@@ -162,6 +162,18 @@ class RunTests(FontsInstalled):
         # U+0378 is unassigned, U+E000 private use: no font has them.
         self.assertEqual(self.fonts.runs("a\u0378b\ue000", regular), [(regular, "a\ufffdb\ufffd")])
 
+    def test_width_is_what_reportlab_measures_run_by_run(self):
+        from reportlab.pdfbase.pdfmetrics import stringWidth
+
+        for text in ("folder/item-00001.txt ~{}", "Zürich", ""):
+            for font in (self.fonts.regular, self.fonts.bold):
+                self.assertAlmostEqual(self.fonts.width(text, font, 8), stringWidth(text, font, 8))
+        self.assertAlmostEqual(
+            self.fonts.width("Zürich 東京", self.fonts.regular, 8),
+            stringWidth("Zürich ", self.fonts.regular, 8)
+            + stringWidth("東京", "AsyncReports-CJK-ZenHei", 8),
+        )
+
     def test_markup_shows_text_literally_with_fallback_runs_in_font_tags(self):
         self.assertEqual(
             self.fonts.markup("<b>東</b>\n", self.fonts.regular),

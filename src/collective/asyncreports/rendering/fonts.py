@@ -139,6 +139,7 @@ class FontSet:
         # Sets for other directories register under other names, as
         # ReportLab's registry is global and a name stands for one file.
         self._suffix = suffix
+        self._ascii_widths = {}
         names = [file for _, file in FAMILY.values()] + [file for _, file in FALLBACKS]
         paths = _find_files(self.dirs, names)
         self.embedded = []
@@ -189,6 +190,10 @@ class FontSet:
             return None
         pdfmetrics.registerFont(font)
         self.embedded.append(name)
+        # ReportLab measures TrueType text char by char in Python; table
+        # cells are measured by the thousand, and are mostly ASCII.
+        widths, default = font.face.charWidths, font.face.defaultWidth
+        self._ascii_widths[name] = [widths.get(code, default) for code in range(128)]
         cmap = font.face.charToGlyph
         return _Face(name, lambda char: ord(char) in cmap)
 
@@ -235,6 +240,10 @@ class FontSet:
 
     def width(self, text, font, size):
         """Return the width of ``text`` drawn in ``font`` at ``size`` points."""
+        if text.isascii():
+            table = self._ascii_widths.get(font)
+            if table is not None:
+                return 0.001 * size * sum(map(table.__getitem__, text.encode()))
         return sum(
             pdfmetrics.stringWidth(run, name, size) for name, run in self.runs(text, font)
         )
