@@ -162,6 +162,12 @@ class RunTests(FontsInstalled):
         # U+0378 is unassigned, U+E000 private use: no font has them.
         self.assertEqual(self.fonts.runs("a\u0378b\ue000", regular), [(regular, "a\ufffdb\ufffd")])
 
+    def test_the_cjk_font_is_loaded_only_when_a_text_needs_it(self):
+        render(SAMPLES["Polish"], SAMPLES["Greek"], HEBREW)
+        self.assertNotIn("AsyncReports-CJK-ZenHei", self.fonts.embedded)
+        render(SAMPLES["Korean"])
+        self.assertIn("AsyncReports-CJK-ZenHei", self.fonts.embedded)
+
     def test_width_is_what_reportlab_measures_run_by_run(self):
         from reportlab.pdfbase.pdfmetrics import stringWidth
 

@@ -62,6 +62,17 @@ class DocumentTests(unittest.TestCase):
         text = "\n".join(pages)
         self.assertEqual(text.count("row-150"), 1)
 
+    def test_every_font_is_embedded_truetype_not_helvetica(self):
+        reader = pypdf.PdfReader(io.BytesIO(self._long_document().to_pdf()))
+        names = set()
+        for page in reader.pages:
+            for font in page["/Resources"]["/Font"].values():
+                font = font.get_object()
+                names.add(str(font["/BaseFont"]).split("+", 1)[-1])
+                self.assertEqual(font["/Subtype"], "/TrueType")
+                self.assertIn("/FontFile2", font["/FontDescriptor"])
+        self.assertEqual(names, {"DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-BoldOblique"})
+
     def test_metadata_title(self):
         data = Document("Inventory <b>&").to_pdf()
         reader = pypdf.PdfReader(io.BytesIO(data))

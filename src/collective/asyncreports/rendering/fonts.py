@@ -5,10 +5,10 @@ as black boxes. The documents embed TrueType fonts instead:
 
 - a default family (regular, bold, oblique, bold oblique) for Latin with every
   diacritic, Greek, Cyrillic, Hebrew and Arabic: DejaVu Sans;
-- fallbacks for what the family lacks, in order, first one with the glyph wins:
-  WenQuanYi Zen Hei, WenQuanYi Micro Hei, Droid Sans Fallback (Chinese,
-  Japanese, Korean). Noto Sans CJK is not among them: it has CFF outlines,
-  which ReportLab's TTFont refuses ("postscript outlines are not supported").
+- a fallback for what the family lacks (Chinese, Japanese, Korean), the first
+  found of WenQuanYi Zen Hei, WenQuanYi Micro Hei, Droid Sans Fallback. Noto
+  Sans CJK is not among them: it has CFF outlines, which ReportLab's TTFont
+  refuses ("postscript outlines are not supported").
 
 Text is split into runs by the first font of that chain whose cmap has each
 character (:meth:`FontSet.runs`), and each run is drawn in its font.
@@ -71,7 +71,7 @@ _UPRIGHT = {
     "oblique": ("regular",),
     "bold_oblique": ("bold", "regular"),
 }
-# Fallbacks, tried in this order; one regular face serves every style.
+# CJK fallbacks: the first found is used; its one face serves every style.
 FALLBACKS = (
     ("AsyncReports-CJK-ZenHei", "wqy-zenhei.ttc"),
     ("AsyncReports-CJK-MicroHei", "wqy-microhei.ttc"),
@@ -121,6 +121,28 @@ class _Face:
         self.covers = covers
 
 
+_load_lock = threading.Lock()
+
+
+class _LazyFace:
+    """A fallback font, registered the first time a character is looked up in it."""
+
+    def __init__(self, font_set, name, path):
+        self.name = name
+        self._font_set = font_set
+        self._path = path
+        self._cmap = None
+
+    def covers(self, char):
+        if self._cmap is None:
+            with _load_lock:
+                if self._cmap is None:
+                    face = self._font_set._register(self.name, self._path)
+                    # One that cannot be loaded covers nothing (and was logged).
+                    self._cmap = face._cmap if face is not None else {}
+        return ord(char) in self._cmap
+
+
 def _latin1(char):
     return ord(char) < 0x100
 
@@ -130,15 +152,14 @@ class FontSet:
 
     :ivar regular, bold, oblique, bold_oblique: Registered font names of the
         default family, Helvetica ones where a file is missing.
-    :ivar embedded: Registered names of every TrueType font in the set.
+    :ivar embedded: Registered names of the TrueType fonts loaded so far.
     :ivar missing: Descriptions of the fonts that were not found.
     """
 
     def __init__(self, dirs, suffix=""):
+        # Sets for other directories register under other names (``suffix``),
+        # as ReportLab's registry is global and a name stands for one file.
         self.dirs = tuple(dirs)
-        # Sets for other directories register under other names, as
-        # ReportLab's registry is global and a name stands for one file.
-        self._suffix = suffix
         self._ascii_widths = {}
         names = [file for _, file in FAMILY.values()] + [file for _, file in FALLBACKS]
         paths = _find_files(self.dirs, names)
@@ -146,18 +167,21 @@ class FontSet:
         self.missing = []
         self._primary = {}
         for style, (name, file) in FAMILY.items():
-            face = self._register(name, paths.get(file))
+            face = self._register(name + suffix, paths.get(file))
             if face is None:
                 self.missing.append(f"{file} (fonts-dejavu-core)")
                 # Helvetica draws Latin-1 only; the rest goes to the fallbacks.
                 face = _Face(BASE14[style], _latin1)
             self._primary[style] = face
             setattr(self, style, face.name)
-        self._fallbacks = []
-        for name, file in FALLBACKS:
-            face = self._register(name, paths.get(file))
-            if face is not None:
-                self._fallbacks.append(face)
+        # A CJK face costs 20 to 35 MB of memory: only the first one found is
+        # used (they cover nearly the same), loaded when a text first needs
+        # it, so workers making Latin-only reports never pay.
+        self._fallbacks = [
+            _LazyFace(self, name + suffix, paths[file])
+            for name, file in FALLBACKS
+            if file in paths
+        ][:1]
         if not self._fallbacks:
             self.missing.append(CJK_NAMES)
         if self.embedded:
@@ -182,7 +206,6 @@ class FontSet:
         """Register the TrueType font at ``path`` as ``name``; None if it cannot be."""
         if path is None:
             return None
-        name += self._suffix
         try:
             font = TTFont(name, path)
         except (OSError, TTFError) as exc:
@@ -195,7 +218,9 @@ class FontSet:
         widths, default = font.face.charWidths, font.face.defaultWidth
         self._ascii_widths[name] = [widths.get(code, default) for code in range(128)]
         cmap = font.face.charToGlyph
-        return _Face(name, lambda char: ord(char) in cmap)
+        face = _Face(name, lambda char: ord(char) in cmap)
+        face._cmap = cmap
+        return face
 
     def runs(self, text, font):
         """Split ``text`` into ``(font name, text)`` runs for drawing in ``font``.
