@@ -1,9 +1,12 @@
 """Job: one queued report run, with its lease, outcome and short history."""
 
+import time
+
 from persistent import Persistent
 
 from collective.asyncreports.queue.states import FINAL_STATES
 from collective.asyncreports.queue.states import QUEUED
+from collective.asyncreports.queue.states import RUNNING
 
 
 HISTORY_LENGTH = 50
@@ -60,6 +63,27 @@ class Job(Persistent):
         # written on every state change.
         self.history = ()
 
+    # When the current attempt's report began to run, and that attempt's
+    # lease token: a claim takes a job, but in a batch it may wait for the
+    # jobs before it. Class attributes, so jobs made before them have them;
+    # a new claim's fresh token makes an old mark stale by itself.
+    run_started = None
+    started_token = None
+
+    def mark_started(self, now=None):
+        """Record that the report of the current attempt began to run now.
+
+        The runner calls it as it starts the job (not at claim time).
+        """
+        self.run_started = time.time() if now is None else now
+        self.started_token = self.lease_token
+
+    @property
+    def started_running(self):
+        """True while the job runs and its current attempt was marked started."""
+        return (self.state == RUNNING and self.lease_token is not None
+                and self.started_token == self.lease_token)
+
     def __repr__(self):
         return f"<Job {self.id} {self.report!r} {self.state}>"
 
@@ -101,5 +125,6 @@ class Job(Persistent):
             "dedup_key": self.dedup_key,
             "lease_worker": self.lease_worker,
             "lease_expires": self.lease_expires,
+            "run_started": self.run_started if self.started_running else None,
             "history": [dict(event) for event in self.history],
         }

@@ -23,11 +23,13 @@ from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.interfaces import IAsyncReportQueue
+from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.permissions import ManageQueue
 from collective.asyncreports.permissions import QueueReport
 from collective.asyncreports.queue import ALL_STATES
 from collective.asyncreports.queue import FINAL_STATES
 from collective.asyncreports.queue import JobQueue
+from collective.asyncreports.queue.position import standing
 from collective.asyncreports.reports.registry import queueable_report_types
 from collective.asyncreports.results import zmi as results
 from collective.asyncreports.results.errorlog import full_text
@@ -149,7 +151,8 @@ class AsyncReportQueue(Folder):
             state=state, owner=owner, start=start, size=PAGE_SIZE
         )
         manager = owner is None
-        rows = [self._job_row(job, REQUEST, manager) for job in jobs]
+        served_with = self.served_with()
+        rows = [self._job_row(job, REQUEST, manager, served_with) for job in jobs]
         query = {"state": state} if state else {}
         return {
             "rows": rows,
@@ -168,8 +171,25 @@ class AsyncReportQueue(Folder):
             "retention_days": self._jobs.retention_days,
         }
 
-    def _job_row(self, job, request, manager=False):
+    @security.private
+    def served_with(self):
+        """The other JobQueues of this database: (claimed before this one, after).
+
+        Workers serve every registered queue, in path order (locations.py).
+        """
+        root = self._p_jar.root() if self._p_jar is not None else {}
+        own = "/".join(self.getPhysicalPath())
+        app = self.getPhysicalRoot()
+        before, after = [], []
+        for path in queue_paths(root):
+            other = None if path == own else app.unrestrictedTraverse(path.lstrip("/"), None)
+            if IAsyncReportQueue.providedBy(other):
+                (before if path < own else after).append(other.job_queue())
+        return before, after
+
+    def _job_row(self, job, request, manager=False, served_with=((), ())):
         row = job.as_dict()
+        row["standing"] = standing(job, self._jobs, *served_with)
         row["result_url"] = _url(request, job.result_path)
         row["error_url"] = _url(request, job.error_path)
         # Managers see everything; owners see no server paths (results/errorlog.py).

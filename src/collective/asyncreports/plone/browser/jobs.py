@@ -46,7 +46,8 @@ class QueueView(BrowserView):
 
     def listing(self):
         """One page of jobs and what the template needs around it."""
-        jobs = site_queue().job_queue()
+        queue = site_queue()
+        jobs, served_with = queue.job_queue(), queue.served_with()
         filters = self.filters()
         state = filters["state"] or None
         start = validation.start(self.request.form.get("b_start"))
@@ -56,7 +57,8 @@ class QueueView(BrowserView):
         query = {name: value for name, value in filters.items() if value}
         return {
             # Only those who manage the queue see this view.
-            "rows": [job_row(job, self.request, jobs, manager=True) for job in page],
+            "rows": [job_row(job, self.request, jobs, manager=True,
+                             served_with=served_with) for job in page],
             "total": total,
             "first": start + 1 if total else 0,
             "last": min(start + PAGE_SIZE, total),

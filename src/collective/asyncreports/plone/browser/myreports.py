@@ -30,15 +30,16 @@ class MyReportsView(BrowserView):
         return validation.start(form.get("b_start")), validation.job_id(form.get("job"), "job")
 
     def listing(self):
-        jobs = site_queue().job_queue()
+        queue = site_queue()
+        jobs, served_with = queue.job_queue(), queue.served_with()
         security = getSecurityManager()
         user_id = security.getUser().getId()
-        manager = bool(security.checkPermission(ManageQueue, site_queue()))
+        manager = bool(security.checkPermission(ManageQueue, queue))
         start, highlight = self.query()
         page, total = jobs.list_jobs(owner=user_id, start=start, size=PAGE_SIZE)
         base = f"{self.context.absolute_url()}/@@my-reports?"
         return {
-            "rows": [job_row(job, self.request, jobs, manager) for job in page],
+            "rows": [job_row(job, self.request, jobs, manager, served_with) for job in page],
             "total": total,
             "prev_url": base + urlencode({"b_start": start - PAGE_SIZE}) if start else None,
             "next_url": (

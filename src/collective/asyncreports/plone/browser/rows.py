@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from plone import api
 
+from collective.asyncreports.queue.position import standing
 from collective.asyncreports.results.errorlog import owner_text
 
 
@@ -18,14 +19,16 @@ def when(timestamp):
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
 
 
-def job_row(job, request, jobs, manager=False):
+def job_row(job, request, jobs, manager=False, served_with=((), ())):
     """Return what a listing shows of ``job``: state, progress, times and links.
 
     ``manager``: the viewer manages the queue, and sees error messages whole
     and a link to the full error log; others see server paths trimmed
-    (results/errorlog.py).
+    (results/errorlog.py). ``served_with``: the database's other JobQueues,
+    (claimed before this one, after), for queue/position.py.
     """
     error_message = job.error_message or ""
+    where = standing(job, jobs, *served_with)
     return {
         "id": job.id,
         "report": job.report,
@@ -41,7 +44,10 @@ def job_row(job, request, jobs, manager=False):
         "finished": when(job.finished),
         "error_message": error_message if manager else owner_text(error_message),
         "cancel_requested": job.cancel_requested,
-        "position": jobs.position(job.id) if job.state == "queued" else None,
+        # What runs first and why it waits, or that it is claimed but not started.
+        "position": where["ahead"],
+        "state_label": where["label"],
+        "state_text": where["text"],
         "result_url": _url(request, job.result_path),
         "error_url": _url(request, job.error_path),
         "full_error_url": (

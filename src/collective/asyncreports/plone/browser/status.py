@@ -23,7 +23,7 @@ class JobStatus(BrowserView):
 
     def __call__(self):
         queue = site_queue()
-        jobs = queue.job_queue()
+        jobs, served_with = queue.job_queue(), queue.served_with()
         security = getSecurityManager()
         manager = security.checkPermission(ManageQueue, queue)
         user_id = security.getUser().getId()
@@ -34,7 +34,7 @@ class JobStatus(BrowserView):
                 continue
             job = jobs.get(job_id)
             if manager or job.owner_id == user_id:
-                rows.append(job_row(job, self.request, jobs, manager))
+                rows.append(job_row(job, self.request, jobs, manager, served_with))
         response = self.request.response
         response.setHeader("Content-Type", "application/json")
         response.setHeader("Cache-Control", "no-store")

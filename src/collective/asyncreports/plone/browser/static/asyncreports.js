@@ -13,12 +13,16 @@
   }
 
   function update(row, job) {
+    // The state ("waiting" while claimed but not started) and where it
+    // stands (queue/position.py): what is ahead of it and why it waits.
     var state = row.querySelector("[data-field=state]");
-    if (state) {
-      state.textContent = job.state;
-      if (job.position !== null) {
-        state.textContent += " (" + job.position + " ahead of you)";
-      }
+    var standing = row.querySelector("[data-field=standing]");
+    if (state && standing && state.contains(standing)) {
+      state.firstChild.textContent = job.state_label + " ";
+      standing.textContent = job.state_text ? "(" + job.state_text + ")" : "";
+    } else {
+      if (state) { state.textContent = job.state_label; }
+      if (standing) { standing.textContent = job.state_text; }
     }
     var bar = row.querySelector("[data-field=progress] .progress-bar");
     if (bar) {
@@ -34,6 +38,12 @@
       links.textContent = "";
       if (job.result_url) { links.appendChild(link(job.result_url, "PDF")); }
       if (job.error_url) { links.appendChild(link(job.error_url, "Error log")); }
+      if (job.full_error_url) {
+        var full = document.createElement("a");
+        full.href = job.full_error_url;
+        full.textContent = "(full)";
+        links.appendChild(full);
+      }
     }
     if (!job.active) { row.removeAttribute("data-active"); }
   }
