@@ -35,6 +35,9 @@ WAKE_CHECK_SECONDS = 0.05
 # Heartbeats come every third of the lease, but at least this often, so the
 # Workers tab is never much behind.
 HEARTBEAT_MAX_SECONDS = 30.0
+# The counts a worker's record shows (Workers tab) are at most this far behind:
+# a heartbeat follows jobs that end, at most one this often.
+COUNTS_BEHIND_SECONDS = 1.0
 # How long report code told to stop may take to notice before the worker
 # gives up on its thread (stuck in C code), hands the job back and exits.
 STUCK_SECONDS = 10.0
@@ -213,6 +216,7 @@ class Worker:
         self.watchdog = Watchdog()
         self.runner = JobRunner(db, self.worker_id, watchdog=self.watchdog)
         self.stopping = threading.Event()  # stop claiming (signal, limits)
+        self.stopped_at = threading.Event()  # the loop is done, but for the exit
         self.budget = ClaimBudget(max_jobs)
         self.batch_size = 1  # grows as soon as jobs turn out short
         self.reaped_at = None  # monotonic time of the last reap
@@ -322,6 +326,7 @@ class Worker:
             beater.join(timeout=5)
             if self._safely(self.stopped, paths):
                 self.session.close()
+        self.stopped_at.set()
         logger.info("worker %s stopped after %d job(s)", self.worker_id, self.jobs_run)
         if self.abandoned:
             # Threads stuck in C code cannot be stopped; only a new process helps.
@@ -404,6 +409,8 @@ class Worker:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             self.jobs_run += 1
             self.last_job_id = job_id
+        if self.jobs_run != before:
+            self.beat_now.set()  # the Workers tab shows the new counts soon
         if self.jobs_run // TRIM_EVERY_JOBS != before // TRIM_EVERY_JOBS:
             self._give_back_memory()
         return self.jobs_run - before
@@ -503,6 +510,8 @@ class Worker:
                     heartbeat(session, self.worker_id, paths, self.status)
                 except Exception:
                     logger.warning("heartbeat failed:\n%s", traceback.format_exc())
+                # Jobs ending ask for a beat; this many at most keeps it one small commit a second.
+                stop.wait(COUNTS_BEHIND_SECONDS)
         finally:
             session.close()
 
@@ -550,6 +559,23 @@ class Worker:
                            step.__name__, STOPPING_WRITE_SECONDS)
         return not thread.is_alive()
 
+    def _stop_within(self, seconds):
+        """Exit after ``seconds`` if the loop has not stopped by then.
+
+        A step of the loop that waits for a ZEO server that is down (a
+        cache miss, a commit) waits its client's timeout, 30 s, on each
+        retry: a worker told to stop must not wait with it. Its leases then
+        expire; the database's two-phase commit keeps what was half sent out.
+        """
+        def exit_late():
+            if self.stopped_at.wait(seconds):
+                return
+            logger.warning("no answer from the database %gs after the signal; "
+                           "stopping without it", seconds)
+            logging_shutdown()
+            os._exit(self.exit_code)
+        threading.Thread(target=exit_late, name="asyncreports-stop-deadline", daemon=True).start()
+
     def install_signal_handlers(self):
         """SIGTERM/SIGINT: finish running jobs, then stop; a second signal stops at once."""
         def handle(signum, frame):
@@ -560,6 +586,8 @@ class Worker:
                 os._exit(1)
             logger.info("signal %d: finishing running jobs, then stopping", signum)
             self.stopping.set()
+            self._stop_within(STOPPING_WRITE_SECONDS + (
+                self.grace + STUCK_SECONDS if self.running_ids else 0))
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
 
