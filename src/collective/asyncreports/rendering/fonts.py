@@ -184,7 +184,7 @@ class FontSet:
         ][:1]
         if not self._fallbacks:
             self.missing.append(CJK_NAMES)
-        if self.embedded:
+        if self.regular != BASE14["regular"]:  # never remap Helvetica's family
             pdfmetrics.registerFontFamily(
                 self.regular, normal=self.regular, bold=self.bold,
                 italic=self.oblique, boldItalic=self.bold_oblique,
