@@ -30,7 +30,7 @@ stop:
 browser-deps:
 	scripts/install-chromium.sh
 
-# Debian's DejaVu and Noto CJK fonts, which PDFs embed; root only, otherwise the
+# Debian's DejaVu and WenQuanYi Zen Hei (CJK) fonts, which PDFs embed; root only, otherwise the
 # fonts found are used and the log says which are missing.
 font-deps:
 	scripts/install-fonts.sh
