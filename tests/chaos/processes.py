@@ -14,7 +14,7 @@ WORKER_ARGS = ("--poll-interval", "1", "--concurrency", "2")
 # A worker told to stop may take its grace (30 s), the last write's wait for
 # the database (10 s) and a stuck thread's wait (10 s); this is well past them.
 STOP_TIMEOUT = 90.0
-LOG_TAIL_LINES = 40
+LOG_TAIL_LINES = 14
 
 
 def log_tail(path, lines=LOG_TAIL_LINES):

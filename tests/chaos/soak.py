@@ -52,6 +52,7 @@ class Soak:
         self.db = None
         self.started = time.monotonic()
         self.timings = {}
+        self.after_soak = None  # the queue's counts when the faults stopped
 
     def say(self, text):
         print(f"[{time.monotonic() - self.started:7.1f}s] {text}", flush=True)
@@ -118,6 +119,7 @@ class Soak:
             self.cluster.keep_workers()
             with queue_in(self.db) as queue:
                 stats = queue.job_queue().stats()
+            self.after_soak = self.after_soak or stats
             if self.submitter.poll() is not None and not stats["queued"] and not stats["running"]:
                 return True, time.monotonic() - started, stats
             if time.monotonic() >= status_at:
@@ -200,7 +202,10 @@ class Soak:
             for line in check.lines():
                 print(line)
         timings = ", ".join(f"{name} {seconds:.0f}s" for name, seconds in self.timings.items())
-        print(f"\nworkers started {self.cluster.started_workers}; ZEO exit code at the end "
+        ended = self.after_soak or {}
+        print(f"\njobs ended while the faults ran: {ended.get('done', 0)} done, "
+              f"{ended.get('failed', 0)} failed of {ended.get('total', 0)} queued by then")
+        print(f"workers started {self.cluster.started_workers}; ZEO exit code at the end "
               f"{zeo_code}; {timings}")
         failed = sum(1 for check in results if not check.ok)
         verdict = "PASS" if not failed else f"FAIL ({failed} of {len(results)} invariants)"
