@@ -37,24 +37,28 @@ class StandingTests(unittest.TestCase):
         self.jobs = JobQueue()
         self.jobs.heartbeat("w1", now=T0)
 
-    def test_jobs_claimed_in_a_batch_wait_until_marked_started(self):
+    def test_jobs_claimed_in_a_batch_wait_until_their_worker_starts_them(self):
         batch = [enqueue(self.jobs, now=T0 + n) for n in range(3)]
         self.jobs.claim("w1", limit=3, now=T0 + 10)
-        for job in batch:
+        # The first job of a batch runs at once: its claim marks it started.
+        where = standing(batch[0], self.jobs, now=T0 + 10)
+        self.assertEqual((where["label"], where["text"]), ("running", "0%"))
+        for job in batch[1:]:
             where = standing(job, self.jobs, now=T0 + 10)
             self.assertEqual((where["phase"], where["label"]), ("claimed", "waiting"))
             self.assertEqual(where["text"], "claimed by worker w1, not started")
-        batch[0].mark_started(now=T0 + 10)
-        where = standing(batch[0], self.jobs, now=T0 + 11)
-        self.assertEqual((where["label"], where["text"]), ("running", "0%"))
-        self.assertEqual(standing(batch[1], self.jobs, now=T0 + 11)["phase"], "claimed")
+        # The worker's heartbeat says which jobs of the batch have begun.
+        self.jobs.heartbeat("w1", now=T0 + 11, current_jobs=[job.id for job in batch],
+                            started_jobs=[batch[0].id, batch[1].id])
+        self.assertEqual(standing(batch[1], self.jobs, now=T0 + 11)["label"], "running")
+        self.assertEqual(standing(batch[2], self.jobs, now=T0 + 11)["phase"], "claimed")
 
     def test_a_mark_of_an_earlier_attempt_does_not_count(self):
         job = enqueue(self.jobs)
         (claimed,) = self.jobs.claim("w1", now=T0 + 1)
-        job.mark_started(now=T0 + 1)
+        self.assertTrue(job.started_running)
         self.jobs.hand_back(job.id, claimed.lease_token, "not started", now=T0 + 2)
-        self.jobs.claim("w1", now=T0 + 3)
+        self.jobs.claim("w1", now=T0 + 3, start_first=False)
         self.assertFalse(job.started_running)
         self.assertEqual(standing(job, self.jobs, now=T0 + 3)["phase"], "claimed")
 
@@ -119,13 +123,13 @@ class ZMIStandingTests(unittest.TestCase):
     def test_a_claimed_job_shows_as_waiting_until_started(self):
         jobs = [self.submit(self.queue) for _ in range(2)]
         self.jobs.heartbeat("host:1:w")
-        self.jobs.claim("host:1:w", limit=2)
+        self.jobs.claim("host:1:w", limit=2, start_first=False)
         transaction.commit()
         page = self.queue_tab()
         self.assertEqual(page.count("claimed by worker host:1:w, not started"), 2)
         self.assertEqual(page.count('<td data-field="state">waiting</td>'), 2)
         self.assertNotIn('<td data-field="state">running</td>', page)
-        self.jobs.get(jobs[0].id).mark_started()
+        self.jobs.heartbeat("host:1:w", started_jobs=[jobs[0].id])
         transaction.commit()
         page = self.queue_tab()
         self.assertEqual(page.count('<td data-field="state">running</td>'), 1)
@@ -155,7 +159,7 @@ class PloneStandingTests(unittest.TestCase):
                              owner_id=plone_testing.EDITOR, owner_folder="/plone/acl_users",
                              queue_path="/plone/" + QUEUE_ID) for _ in range(3)]
         jobs.heartbeat("host:2:w")
-        jobs.claim("host:2:w", limit=2)
+        jobs.claim("host:2:w", limit=2, start_first=False)
         transaction.commit()
         browser = testing.browser(self.layer["app"], plone_testing.EDITOR)
         browser.open(portal.absolute_url() + "/@@my-reports")

@@ -270,7 +270,7 @@ class JobQueue(Persistent):
 
     # Workers: claiming, leases, outcomes
 
-    def claim(self, worker_id, limit=1, now=None, spread=1):
+    def claim(self, worker_id, limit=1, now=None, spread=1, start_first=True):
         """Lease up to ``limit`` due jobs to a worker.
 
         Jobs are taken highest priority first, then earliest ``not_before``,
@@ -281,6 +281,9 @@ class JobQueue(Persistent):
             due jobs of the highest due priority, not strictly the first.
             Busy workers claiming at the same moment then rarely want the
             same job (which would make all but one commit conflict).
+        :param start_first: the worker runs the first job at once: mark it
+            started in this commit, for free. The others of a batch wait for
+            it; the worker's heartbeats say when they start (``is_started``).
         :returns: list of claimed Jobs, possibly empty (then nothing is
             written, so idle polling costs no commit).
         """
@@ -303,12 +306,14 @@ class JobQueue(Persistent):
             job.started = now
             job.progress = 0
             job.progress_message = ""
+        if start_first:
+            jobs[0].mark_started(now)
         # The worker's record is not written here: its next heartbeat lists
         # the job (see lease_expired), so claims never conflict with heartbeats.
         return jobs
 
     def heartbeat(self, worker_id, hostname=None, pid=None, now=None, current_jobs=None,
-                  jobs_done=None, jobs_failed=None, last_job_id=None):
+                  jobs_done=None, jobs_failed=None, last_job_id=None, started_jobs=None):
         """Record that a worker is alive; this keeps its leases alive.
 
         Writes only the worker's own record, so workers never conflict on
@@ -335,6 +340,7 @@ class JobQueue(Persistent):
             record.pid = pid
         reported = {
             "current_jobs": None if current_jobs is None else tuple(current_jobs),
+            "started_jobs": None if started_jobs is None else tuple(started_jobs),
             "jobs_done": jobs_done,
             "jobs_failed": jobs_failed,
             "last_job_id": last_job_id,
@@ -344,6 +350,14 @@ class JobQueue(Persistent):
                 setattr(record, name, value)
         record.last_heartbeat = now
         return record
+
+    def is_started(self, job):
+        """True if a running job's report has begun: marked at its claim (the
+        first of a batch), or listed as started by its worker's heartbeat."""
+        if job.started_running:
+            return True
+        record = self._workers.get(job.lease_worker) if job.lease_worker else None
+        return record is not None and job.id in record.started_jobs
 
     def lease_expired(self, job, now=None, seen=None, observed_at=None):
         """Return True if a running job's lease has run out (its worker died).

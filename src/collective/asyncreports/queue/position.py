@@ -11,7 +11,7 @@ workers. So a job waits for
 - the jobs running now, in every queue, when all workers are busy.
 
 A running job was claimed; in a batch it may still wait for the jobs before
-it. It runs once its worker marked it started (``Job.mark_started``).
+it. It runs once it is started (``JobQueue.is_started``).
 
 Plain Python over JobQueue, like the rest of queue/.
 """
@@ -39,7 +39,7 @@ def standing(job, queue, others_first=(), others=(), now=None):
     every = [queue, *others_first, *others]
     info = {"ahead": None, "ahead_here": None, "ahead_elsewhere": None, "running": None}
     if job.state == RUNNING:
-        if job.started_running:
+        if queue.is_started(job):
             return dict(info, phase="running", label=RUNNING,
                         text=f"{int(job.progress or 0)}%")
         return dict(info, phase="claimed", label="waiting",

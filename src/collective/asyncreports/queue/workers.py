@@ -27,6 +27,9 @@ class WorkerRecord(Persistent):
     # something here; ``once`` marks a ``--once`` run (cron, timers).
     host_key = None
     once = False
+    # The jobs of current_jobs whose report has begun (a batch runs them one
+    # after another), as of the last heartbeat.
+    started_jobs = ()
 
     def __init__(self, worker_id, hostname=None, pid=None, now=0.0):
         self.worker_id = worker_id

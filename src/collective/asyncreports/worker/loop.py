@@ -214,7 +214,8 @@ class Worker:
         self.once = once
         self.worker_id = worker_id or new_worker_id()
         self.watchdog = Watchdog()
-        self.runner = JobRunner(db, self.worker_id, watchdog=self.watchdog)
+        self.runner = JobRunner(db, self.worker_id, watchdog=self.watchdog,
+                                on_start=self._started)
         self.stopping = threading.Event()  # stop claiming (signal, limits)
         self.stopped_at = threading.Event()  # the loop is done, but for the exit
         self.budget = ClaimBudget(max_jobs)
@@ -230,6 +231,8 @@ class Worker:
         self.outcomes = {}  # outcome -> count, reported by heartbeats
         self.last_job_id = None
         self.running_ids = ()  # every claimed job not yet ended, for heartbeats
+        self.started_ids = set()  # those of them whose report has begun
+        self.started_lock = threading.Lock()  # job threads add, the loop prunes
         self.beat_now = threading.Event()
         # What this worker saw of other workers' heartbeats, per queue: lets it
         # tell a dead worker by its own clock alone (JobQueue.lease_expired).
@@ -271,7 +274,7 @@ class Worker:
                     break
                 jobs = app.unrestrictedTraverse(path).job_queue().claim(
                     self.worker_id, limit=limit - len(claimed),
-                    spread=max(CLAIM_SPREAD, 2 * limit))
+                    spread=max(CLAIM_SPREAD, 2 * limit), start_first=not claimed)
                 claimed += [(path, job.id, job.lease_token) for job in jobs]
             return claimed
         claimed = []
@@ -396,6 +399,15 @@ class Worker:
     def _note_running(self, running):
         self.running_ids = tuple(job_id for claims, _ in running.values()
                                  for _, job_id, _ in claims)
+        with self.started_lock:
+            self.started_ids.intersection_update(self.running_ids)
+
+    def _started(self, job_id):
+        """A job thread began a job's report: heartbeats say so soon (Workers
+        tab, "waiting" in listings for the jobs of a batch not started yet)."""
+        with self.started_lock:
+            self.started_ids.add(job_id)
+        self.beat_now.set()
 
     def _count(self, claims, outcomes):
         """Count the jobs a batch ran and return how many; give memory back
@@ -492,6 +504,8 @@ class Worker:
         """What heartbeats report on the worker's record."""
         return {
             "current_jobs": self.running_ids,
+            "started_jobs": tuple(job_id for job_id in self.running_ids
+                                  if job_id in self.started_ids),
             "jobs_done": self.outcomes.get(DONE, 0),
             "jobs_failed": self.outcomes.get(FAILED, 0),
             "last_job_id": self.last_job_id,

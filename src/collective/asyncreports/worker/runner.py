@@ -204,10 +204,12 @@ class JobRunner:
     """Runs claimed jobs of one database, a batch at a time."""
 
     # Conflicts under load clear within moments: retry soon, a few times.
-    def __init__(self, db, worker_id, watchdog=None, step_attempts=5, step_backoff=0.1):
+    def __init__(self, db, worker_id, watchdog=None, step_attempts=5, step_backoff=0.1,
+                 on_start=lambda job_id: None):
         self.db = db
         self.worker_id = worker_id
         self.watchdog = watchdog or Watchdog()
+        self.on_start = on_start  # told each job id as its report begins
         self.step_attempts = step_attempts
         self.step_backoff = step_backoff
         self.jobs_seen = 0  # by connection caches since one was last emptied
@@ -309,6 +311,7 @@ class JobRunner:
                 "job %s started: report=%s path=%s owner=%s attempt=%d/%d",
                 job.id, job.report, job.path, job.owner_id, job.attempts, job.max_attempts,
             )
+            self.on_start(job_id)
             site = _nearest_site(queue)
             if site is not None:
                 setSite(site)
