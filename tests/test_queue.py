@@ -788,6 +788,25 @@ class PurgeTests(QueueTestCase):
         self.assertEqual(set(removed), {done, cancelled})
         self.assertIn(failed.id, queue)
 
+    def test_purge_older_than_a_negative_age_is_refused_and_removes_nothing(self):
+        queue = self._makeOne()
+        self._mixed(queue)
+        for age in (-1, -0.5, float("nan")):
+            with self.assertRaises(errors.InvalidJobRequest):
+                queue.purge(older_than=age, now=T0 + 2000)
+        self.assertEqual(len(queue), 5)
+
+    def test_a_dedup_key_that_is_not_text_is_refused(self):
+        queue = self._makeOne()
+        self._enqueue(queue, dedup_key="form")
+        for key in (["a", "b"], 7, {"a": 1}):
+            with self.assertRaises(errors.InvalidJobRequest):
+                self._enqueue(queue, dedup_key=key)
+        # The dedup index still works: the same key gives the same job.
+        first = queue.list_jobs()[0][0]
+        self.assertIs(self._enqueue(queue, dedup_key="form"), first)
+        self.assertEqual(len(queue), 1)
+
     def test_purge_by_state_and_ids(self):
         queue = self._makeOne()
         queued, running, done, failed, cancelled = self._mixed(queue)

@@ -275,10 +275,13 @@ class ParseParametersTests(ComponentTestCase):
         self.assertIs(type(values["depth"]), int)
         self.assertIs(type(values["ratio"]), float)
 
-    def test_defaults_for_missing_and_blank_values(self):
-        values = parse_parameters(
-            Everything(), {"label": "x", "depth": "  ", "notes": ""}
-        )
+    def test_a_required_parameter_left_empty_is_refused(self):
+        with self.assertRaises(InvalidParameters) as caught:
+            parse_parameters(Everything(), {"label": "x", "depth": "  "})
+        self.assertEqual(caught.exception.errors, [("depth", "is required: it was left empty")])
+
+    def test_defaults_for_missing_and_blank_optional_values(self):
+        values = parse_parameters(Everything(), {"label": "x", "notes": ""})
         self.assertEqual(
             values,
             {

@@ -332,3 +332,25 @@ class RegistryTests(ZMITestCase):
         transaction.begin()
         self.assertNotIn("sneaky", self.app.objectIds())
 
+
+
+class PublicURLTests(ZMITestCase):
+    def test_settings_warn_until_a_url_is_known_and_a_web_submit_records_it(self):
+        self.queue.server_url = ""  # the layer sets one
+        transaction.commit()
+        browser = self.browser(testing.MANAGER)
+        browser.open(QUEUE_URL + "/manage_settingsForm")
+        self.assertIn("no public URL is known", browser.contents)
+        self.submit(testing.REPORTER, "/docs")
+        transaction.begin()
+        self.assertEqual(self.queue.effective_server_url(), "http://nohost")
+        browser.open(QUEUE_URL + "/manage_settingsForm")
+        self.assertNotIn("no public URL is known", browser.contents)
+
+    def test_the_server_url_setting_wins_over_the_url_last_served(self):
+        self.submit(testing.REPORTER, "/docs")
+        transaction.begin()
+        self.queue.server_url = "https://reports.example.org/"
+        transaction.commit()
+        self.assertEqual(self.queue.effective_server_url(), "https://reports.example.org")
+        self.assertEqual(self.queue.public_url("/docs"), "https://reports.example.org/docs")

@@ -30,6 +30,7 @@ class IAsyncReportsSettings(Interface):
             "handed to another worker."
         ),
         min=10,
+        max=604800,
         default=300,
     )
 
@@ -37,6 +38,7 @@ class IAsyncReportsSettings(Interface):
         title=_("Maximum attempts"),
         description=_("How often a job is tried before it fails for good."),
         min=1,
+        max=100,
         default=3,
     )
 
@@ -44,12 +46,14 @@ class IAsyncReportsSettings(Interface):
         title=_("Backoff (seconds)"),
         description=_("Wait before a job is tried again; it doubles with each attempt."),
         min=0,
+        max=604800,
         default=30,
     )
 
     backoff_max = schema.Int(
         title=_("Longest backoff (seconds)"),
         min=0,
+        max=604800,
         default=3600,
     )
 
@@ -57,6 +61,7 @@ class IAsyncReportsSettings(Interface):
         title=_("Retention (days)"),
         description=_("Finished jobs older than this may be purged from the queue view."),
         min=0,
+        max=36500,
         default=30,
     )
 

@@ -10,6 +10,7 @@ from plone.registry.interfaces import IRegistry
 from zope.component import queryUtility
 from zope.interface import implementer
 
+from collective.asyncreports import public_url
 from collective.asyncreports.permissions import ManageQueue
 from collective.asyncreports.plone.interfaces import IAsyncReportsSettings
 from collective.asyncreports.plone.interfaces import IPloneReportQueue
@@ -81,9 +82,7 @@ class PloneReportQueue(AsyncReportQueue):
         The registry setting wins; else the URL a person last used to queue a
         report; else the site's own URL in this request.
         """
-        settings = self.settings_record()
-        url = (settings.server_url if settings is not None else None) or self.server_url
-        return (url or self.site().absolute_url()).rstrip("/")
+        return (public_url.known_public_url(self) or self.site().absolute_url()).rstrip("/")
 
     @security.private
     def remember_site_url(self, url):

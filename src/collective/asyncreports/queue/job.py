@@ -69,6 +69,9 @@ class Job(Persistent):
     # a new claim's fresh token makes an old mark stale by itself.
     run_started = None
     started_token = None
+    # Runs lost with a worker that died on its host, taken back uncounted
+    # (JobQueue.reap_worker) up to max_attempts times.
+    lost_runs = 0
 
     def mark_started(self, now=None):
         """Record that the report of the current attempt began to run now.

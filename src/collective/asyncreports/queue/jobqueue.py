@@ -230,6 +230,10 @@ class JobQueue(Persistent):
             raise InvalidJobRequest("a job needs a report, a path and an owner")
         if max_attempts < 1:
             raise InvalidJobRequest("max_attempts must be at least 1")
+        if dedup_key is not None and not isinstance(dedup_key, str):
+            # Keys of one BTree must compare with each other: a list among
+            # strings breaks every later lookup.
+            raise InvalidJobRequest(f"dedup_key must be text, not {type(dedup_key).__name__}")
         if dedup_key is not None and dedup_key in self._dedup:
             return self._jobs[self._dedup[dedup_key]]
         job_id = _job_id(now)
@@ -552,7 +556,7 @@ class JobQueue(Persistent):
         reaped = []
         for key in list(_keys(index)) if index is not None else ():
             job = self._jobs[key[-1]]
-            lost = getattr(job, "lost_runs", 0) + 1
+            lost = job.lost_runs + 1
             job.lost_runs = lost
             if job.cancel_requested:
                 self._move(job, CANCELLED, now, actor, "cancelled", reason)
@@ -670,6 +674,8 @@ class JobQueue(Persistent):
             running job; nothing is removed then.
         """
         now = _now(now)
+        if older_than is not None and not older_than >= 0:  # also NaN
+            raise InvalidJobRequest(f"older_than must not be negative (got {older_than})")
         _check_states(states)
         live = [state for state in states if state not in FINAL_STATES]
         if live:

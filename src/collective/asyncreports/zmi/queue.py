@@ -18,6 +18,7 @@ from zExceptions import NotFound
 from zope.interface import implementer
 from ZPublisher import zpublish
 
+from collective.asyncreports import public_url
 from collective.asyncreports import validation
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.errors import InvalidJobRequest
@@ -111,7 +112,7 @@ class AsyncReportQueue(Folder):
     @security.private
     def effective_server_url(self):
         """Base URL for links made by workers, without a trailing slash."""
-        return (self.server_url or "http://localhost:8080").rstrip("/")
+        return public_url.effective_public_url(self)
 
     @security.private
     def public_url(self, physical_path):
@@ -233,6 +234,8 @@ class AsyncReportQueue(Folder):
                 for name, title, minimum, maximum in forms.SETTINGS
             ],
             "server_url": self.server_url,
+            "url_warning": (None if public_url.known_public_url(self)
+                            else public_url.unknown_url_warning()),
         }
 
     @zpublish(False)
@@ -327,6 +330,7 @@ class AsyncReportQueue(Folder):
                 forms.raw_parameters(form),
                 dedup_key=query["submission_id"],
             )
+            public_url.remember_served_url(self, REQUEST.get("SERVER_URL"))
         except InvalidParameters as exc:
             REQUEST.other["asyncreports_errors"] = dict(exc.errors)
             REQUEST.RESPONSE.setStatus(400)
