@@ -29,6 +29,23 @@ def log_tail(path, lines=LOG_TAIL_LINES):
     return "\n".join(text.splitlines()[-lines:])
 
 
+def crash_summary(path):
+    """The last traceback of a log in short: this product's frames and the exception."""
+    tail = log_tail(path, lines=400)
+    start = tail.rfind("Traceback (most recent call last):")
+    if start < 0:
+        return log_tail(path)
+    lines = tail[start:].splitlines()
+    ours = []
+    for number, line in enumerate(lines):
+        if line.lstrip().startswith("File ") and "collective/asyncreports" in line:
+            code = lines[number + 1].strip() if number + 1 < len(lines) else ""
+            ours.append(f"{line.strip()}: {code}")
+    final = [line for line in lines if line and not line.startswith((" ", "Traceback"))
+             and not line[:4].isdigit()]
+    return "\n".join([*ours, *(final[-1:] or lines[-1:]), f"(whole log: {path})"])
+
+
 class Worker:
     """One worker process and what the soak did to it."""
 
@@ -81,19 +98,21 @@ class Exit:
         self.phase = phase  # "soak", "drain" or "final stop"
         self.hung = False
         self.log = worker.log
+        self.served = worker.check_ready()
         if self.asked == "SIGKILL":
             self.ok = self.code == -signal.SIGKILL
         elif self.asked == "SIGTERM":
             self.ok = self.code == 0
         else:
             self.ok = False
-        self.excerpt = "" if self.ok else log_tail(worker.log)
+        self.excerpt = "" if self.ok else crash_summary(worker.log)
 
     def describe(self):
         asked = self.asked or "nothing (it exited on its own)"
         hung = " and did not exit in time (SIGKILLed)" if self.hung else ""
+        served = "" if self.served else " (before it logged 'serving')"
         return (f"{self.name} (pid {self.pid}) exited with code {self.code} during the "
-                f"{self.phase} after {self.lived:.0f}s; the soak had sent {asked}{hung}")
+                f"{self.phase} after {self.lived:.0f}s{served}; the soak had sent {asked}{hung}")
 
 
 class Cluster:
@@ -199,7 +218,7 @@ class Cluster:
             gone = Exit(worker, now - worker.started, phase)
             if hung:
                 gone.hung, gone.ok = True, False
-                gone.excerpt = log_tail(worker.log)
+                gone.excerpt = crash_summary(worker.log)
             self.exits.append(gone)
             self.workers.remove(worker)
             if worker.process in self.instance.processes:
