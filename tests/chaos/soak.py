@@ -53,6 +53,7 @@ class Soak:
         self.started = time.monotonic()
         self.timings = {}
         self.after_soak = None  # the queue's counts when the faults stopped
+        self.data_suspect = True  # Data.fs is kept on failure unless fstest found it clean
 
     def say(self, text):
         print(f"[{time.monotonic() - self.started:7.1f}s] {text}", flush=True)
@@ -184,6 +185,7 @@ class Soak:
                          self.cluster.zeo_start_failures),
             checks.check_fstest(self.instance.var / "Data.fs"),
         ]
+        self.data_suspect = not results[-1].ok
         self.report(results, logs, zeo_code)
         return all(check.ok for check in results)
 
@@ -251,6 +253,13 @@ def main(argv=None):
         soak.close()
     if ok and not args.keep:
         shutil.rmtree(home, ignore_errors=True)
-    else:
+    elif args.keep or soak.data_suspect:
         print(f"logs and data kept in {home}")
+    else:  # the logs tell what failed; a clean Data.fs of hundreds of MB does not
+        for path in home.glob("var/Data.fs*"):
+            path.unlink()
+        for name in ("blobs", "blobcache"):
+            shutil.rmtree(home / "var" / name, ignore_errors=True)
+        print(f"logs kept in {home}/var/log (Data.fs removed: fstest found it clean; "
+              "--keep keeps it)")
     return 0 if ok else 1
