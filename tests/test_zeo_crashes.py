@@ -10,6 +10,7 @@ import random
 import signal
 import time
 import unittest
+from pathlib import Path
 
 import ZEO
 
@@ -137,3 +138,25 @@ class StopWhileTheServerHangsTests(CrashTestCase):
         self.assertEqual(worker.wait(30), 0)
         self.assertLess(time.monotonic() - signalled, 25)
         self.assertIn("stopping without it", system.worker_log(worker))
+
+
+class DiesWhileTheWorkerStartsTests(CrashTestCase):
+    def test_zeo_killed_while_a_worker_starts_the_worker_waits_and_serves(self):
+        """The server freezes, then dies, while the worker's first reads wait for it."""
+        system = self.system
+        job_id = system.submit("noop")
+        slowstart = str(Path(__file__).parent / "addons" / "slowstart")
+        worker = system.start_worker(env={
+            "PYTHONPATH": f"{slowstart}:{system.instance.env['PYTHONPATH']}"})
+        system.wait_for_log(worker, "slowstart: reading the queues")
+        zeo = self.zeo()
+        os.kill(zeo.pid, signal.SIGSTOP)  # the reads now wait for an answer...
+        time.sleep(3)
+        system.kill_zeo()  # ...and lose their connection
+        time.sleep(1)
+        system.instance.start_zeo()
+        self.reconnect()
+        system.wait_for_state(job_id, "done", timeout=90)
+        log = system.worker_log(worker)
+        self.assertIsNone(worker.poll(), log[-3000:])
+        self.assertIn("database unavailable", log)

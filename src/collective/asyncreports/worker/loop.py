@@ -67,6 +67,7 @@ TRIM_EVERY_JOBS = 100
 # 2 bad configuration or usage; 3 please restart me (--max-jobs or
 # --max-memory reached, or a thread stuck in report code was abandoned).
 EXIT_OK = 0
+EXIT_USAGE = 2
 EXIT_RECYCLE = 3
 
 
@@ -300,17 +301,17 @@ class Worker:
 
         Returns the process exit code.
         """
-        paths = self.queue_paths()
+        started = self._until_available(self._start_up)
+        if started is None:  # told to stop before the database came back
+            self.stopped_at.set()
+            return self.exit_code
+        paths, lease = started
         if not paths:
             logger.error("no queues to serve: add an Async Report Queue or pass --queue")
-            return 2
-        lease = min(self._lease_seconds(paths))
+            return EXIT_USAGE
         self.reap_every = min(REAP_EVERY_SECONDS, lease / 4)
         logger.info("worker %s serving %s (concurrency %d)",
                     self.worker_id, ", ".join(paths), self.concurrency)
-        heartbeat(self.session, self.worker_id, paths, self.status)
-        # Workers that died on this host hold jobs nobody runs: take them back now.
-        reap_dead_workers_here(self.session, self.worker_id, paths, once=self.once)
         beating = threading.Event()
         beater = threading.Thread(
             target=self._heartbeat_until,
@@ -336,6 +337,32 @@ class Worker:
             logging_shutdown()
             os._exit(EXIT_RECYCLE)
         return self.exit_code
+
+    def _start_up(self):
+        """Find the queues and their lease; announce this worker; take back the
+        jobs of workers that died on this host. Returns (paths, lease)."""
+        paths = self.queue_paths()
+        if not paths:
+            return paths, None
+        lease = min(self._lease_seconds(paths))
+        heartbeat(self.session, self.worker_id, paths, self.status)
+        # Workers that died on this host hold jobs nobody runs: take them back now.
+        reap_dead_workers_here(self.session, self.worker_id, paths, once=self.once)
+        return paths, lease
+
+    def _until_available(self, step):
+        """``step()``, tried again while the database is away; None once told to stop.
+
+        A ZEO server may die while a worker starts, as at any other moment.
+        """
+        while not self.stopping.is_set():
+            try:
+                return step()
+            except TransientError as exc:
+                logger.warning("database unavailable (%s: %s); retrying in %gs",
+                               type(exc).__name__, exc, self.poll_interval)
+                self.stopping.wait(self.poll_interval)
+        return None
 
     def _serve(self, paths, running):
         while not self.stopping.is_set():
