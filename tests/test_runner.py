@@ -154,6 +154,19 @@ class RunnerTests(RunnerTestCase):
         self.assertIn("ConflictError", job.error_message)
         self.assertIsNone(job.result_path)
 
+    def test_transient_errors_on_the_last_attempt_fail_the_job_with_an_error_log(self):
+        """One visible result: a job that runs out of attempts this way has its log too."""
+        self.report.conflicts_left = 100
+        job_id = self.jobs.enqueue("whoami", "/docs", {}, owner_id=testing.REPORTER,
+                                   queue_path="/asyncreports", max_attempts=1).id
+        transaction.commit()
+        outcome, job = self.run_job(job_id)
+        self.assertEqual((outcome, job.state, job.attempts), (runner.RELEASED, "failed", 1))
+        self.assertIn("ConflictError", job.error_message)
+        log = self.stored(job.error_path)
+        self.assertIn("ConflictError", bytes(log.data).decode())
+        self.assertEqual(log.getOwner().getId(), "alice")
+
     def test_cancel_requested_while_running_stores_no_result(self):
         job_id = self.enqueue()
         claimed_id, token = self.claim()

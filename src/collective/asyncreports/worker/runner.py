@@ -20,6 +20,7 @@ from zope.globalrequest import setRequest
 from collective.asyncreports import logger
 from collective.asyncreports.errors import LeaseLost
 from collective.asyncreports.permissions import View
+from collective.asyncreports.queue import states
 from collective.asyncreports.reports.registry import get_report
 from collective.asyncreports.reports.registry import validate_parameters
 from collective.asyncreports.results.errorlog import error_log_text
@@ -139,11 +140,7 @@ class Failed(Ending):
     def write(self):
         queue, jobs = self.job_queue()
         job = jobs.check_lease(self.job_id, self.token)
-        try:
-            owner = load_user(self.app, job.owner_folder, job.owner_id)
-        except Exception:
-            owner = None
-        path = queue.store_error_log(job, error_log_text(job, self.text), owner)
+        path = queue.store_error_log(job, error_log_text(job, self.text), _owner(self.app, job))
         jobs.fail(self.job_id, self.token, self.summary, error_path=path)
         return FAILED, f"{self.summary} (error log {path})", path
 
@@ -160,8 +157,12 @@ class Released(Ending):
         self.message, self.count_attempt = message, count_attempt
 
     def write(self):
-        _, jobs = self.job_queue()
+        queue, jobs = self.job_queue()
         job = jobs.release(self.job_id, self.token, self.message, count_attempt=self.count_attempt)
+        if job.state == states.FAILED:  # that was its last attempt: it ends with its error log
+            job.error_path = queue.store_error_log(
+                job, error_log_text(job, self.message), _owner(self.app, job))
+            return RELEASED, f"{self.message}; no attempts left, job failed", job.error_path
         return RELEASED, f"{self.message}; job is {job.state} again", None
 
 
@@ -187,6 +188,14 @@ class Lost(Ending):
 
     def write(self):
         return LOST, self.message, None
+
+
+def _owner(app, job):
+    """The job's owner, to own its error log; None if the user is gone (managers only)."""
+    try:
+        return load_user(app, job.owner_folder, job.owner_id)
+    except Exception:
+        return None
 
 
 def _entered(root, ending):
