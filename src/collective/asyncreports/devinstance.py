@@ -15,6 +15,8 @@ import sys
 import time
 from pathlib import Path
 
+from collective.asyncreports.worker.host import pid_alive
+
 
 QUEUE_ID = "asyncreports"
 ADMIN = "admin"
@@ -410,7 +412,7 @@ def stop_background_run(instance):
         return 0
     entries = _read_pids(pids_file)
     launcher = entries[0][0] if entries and entries[0][1] == "launcher" else None
-    if launcher is not None and _alive(launcher):
+    if launcher is not None and pid_alive(launcher):
         os.kill(launcher, signal.SIGTERM)
         print(f"stopping (workers, then Zope, then ZEO; up to {LAUNCHER_STOP_SECONDS}s)",
               flush=True)
@@ -418,7 +420,7 @@ def stop_background_run(instance):
     children = sorted((entry for entry in entries if entry[1] != "launcher"),
                       key=lambda entry: STOP_ORDER.get(entry[1], 0))
     for pid, name in children:
-        if _alive(pid):
+        if pid_alive(pid):
             os.kill(pid, signal.SIGTERM)
             _wait_for_exit(pid, WORKER_STOP_SECONDS if _is_worker(name) else 30)
     pids_file.unlink(missing_ok=True)
@@ -440,26 +442,12 @@ def _read_pids(path):
 def _wait_for_exit(pid, timeout):
     """Wait for ``pid`` to exit; SIGKILL it after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.2)
-    if _alive(pid):
+    if pid_alive(pid):
         print(f"process {pid} did not stop in {timeout}s: killing it", flush=True)
         os.kill(pid, signal.SIGKILL)
 
-
-def _alive(pid):
-    """True if process ``pid`` runs (a zombie child of ours counts as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def run(instance, grace=None, plone=None):
