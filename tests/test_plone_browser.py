@@ -188,6 +188,25 @@ class GenerateReportTests(BrowserTestCase):
         self.assertIn("is queued", browser.contents)
         self.assertIn("0 ahead of you", browser.contents)
 
+    def test_an_editor_through_sharing_may_queue_there_and_only_there(self):
+        """A local role (Sharing) grants what a site-wide role grants, where it is given."""
+        news = self.portal.docs.news
+        news.manage_setLocalRoles(testing.MEMBER, ["Editor"])
+        news.reindexObjectSecurity()
+        transaction.commit()
+        browser = self.browser(testing.MEMBER)
+        browser.open(self.portal_url + "/docs/news")
+        self.assertIn("@@generate-report", browser.contents)
+        browser = self.open_form(testing.MEMBER, path="docs/news")
+        browser.getLink("Content inventory").click()
+        browser.getControl(name="form.widgets.param.max_items").value = "50"
+        browser.getControl(name="form.buttons.queue").click()
+        transaction.begin()
+        (job,), total = self.jobs.list_jobs()
+        self.assertEqual((job.report, job.path, job.owner_id),
+                         ("content-inventory", "/plone/docs/news", testing.MEMBER))
+        self.assertRefused(self.portal_url + "/docs/@@generate-report", testing.MEMBER)
+
     def test_members_may_not_queue(self):
         self.assertRefused(self.portal_url + "/docs/@@generate-report", testing.MEMBER)
 

@@ -72,6 +72,18 @@ class PloneRunnerTests(unittest.TestCase):
     def stored(self, path):
         return self.app.unrestrictedTraverse(path.lstrip("/"))
 
+    def test_a_job_queued_through_a_local_role_runs_and_fails_once_the_role_is_gone(self):
+        news = self.portal.docs.news
+        news.manage_setLocalRoles(testing.MEMBER, ["Editor"])
+        transaction.commit()
+        outcome, job = self.run_job(self.enqueue(owner=testing.MEMBER, path="/plone/docs/news"))
+        self.assertEqual((outcome, job.state), (runner.DONE, "done"), job.error_message)
+        news.manage_delLocalRoles([testing.MEMBER])
+        transaction.commit()
+        outcome, job = self.run_job(self.enqueue(owner=testing.MEMBER, path="/plone/docs/news"))
+        self.assertEqual((outcome, job.state), (runner.FAILED, "failed"))
+        self.assertIn("no longer has the permission", job.error_message)
+
     def test_content_inventory_is_a_private_file_owned_by_the_submitter(self):
         outcome, job = self.run_job(self.enqueue())
         self.assertEqual((outcome, job.state), (runner.DONE, "done"))

@@ -12,10 +12,30 @@ from Acquisition import aq_parent
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.permissions import View
 from collective.asyncreports.reports.registry import get_report
+from collective.asyncreports.reports.registry import may_queue
 from collective.asyncreports.reports.registry import parse_parameters
 from collective.asyncreports.targets import path_of
 from collective.asyncreports.targets import resolve_target
 from collective.asyncreports.targets import site_of
+
+
+def authorize(queue, name, target):
+    """Check that the current user may have the report ``name`` made of ``target``.
+
+    The one rule, at submit time and again in the worker as the job's owner:
+    the report's permission (``may_queue``), View on the target, and the
+    report's ``available(target)``. Returns the report type; raises
+    Unauthorized, or InvalidJobRequest (UnknownReport among them).
+    """
+    report = get_report(name)
+    if not may_queue(report, queue, target):
+        raise Unauthorized(f"{_user_id()} may not queue the report {name!r} here: "
+                           f"it needs the permission {report.permission!r}")
+    if not getSecurityManager().checkPermission(View, target):
+        raise Unauthorized(f"{_user_id()} may not view {path_of(target)!r}")
+    if not report.available(target):
+        raise InvalidJobRequest(f"report {name!r} is not available for {path_of(target)!r}")
+    return report
 
 
 def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0):
@@ -29,18 +49,17 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0):
     report or view the target, and InvalidJobRequest (UnknownReport,
     InvalidPath, InvalidParameters) for bad input.
     """
-    security = getSecurityManager()
-    user = security.getUser()
+    user = getSecurityManager().getUser()
     report = get_report(report_name)
-    if not security.checkPermission(report.permission, queue):
-        raise Unauthorized(f"you may not queue the report {report_name!r} here")
-    target = resolve_target(site_of(queue), path)
-    if not security.checkPermission(View, target):
-        raise Unauthorized(f"you may not view {path_of(target)!r}")
-    if not report.available(target):
-        raise InvalidJobRequest(
-            f"report {report_name!r} is not available for {path_of(target)!r}"
-        )
+    try:
+        target = resolve_target(site_of(queue), path)
+    except InvalidJobRequest:
+        if not may_queue(report, queue):
+            # Who may not queue here learns nothing about which paths exist.
+            raise Unauthorized(
+                f"{_user_id()} may not queue the report {report_name!r} here") from None
+        raise
+    authorize(queue, report_name, target)
     params = parse_parameters(report, raw_params, target)
     user_folder = aq_parent(aq_inner(user))
     if user_folder is None:
@@ -56,3 +75,7 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0):
         queue_path=path_of(queue),
         actor=user.getId(),
     )
+
+
+def _user_id():
+    return getSecurityManager().getUser().getId()

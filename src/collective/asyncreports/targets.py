@@ -66,11 +66,12 @@ def path_of(obj):
     return "/".join(obj.getPhysicalPath()) or "/"
 
 
-def resolve_target(site, path, restricted=False):
+def resolve_target(site, path):
     """Return the object at ``path`` (see normalize_path).
 
-    ``restricted`` traverses with the current user's rights (Unauthorized
-    propagates); otherwise callers check permissions on the result.
+    Callers check permissions on the result (``submission.authorize``), as
+    the publisher does: the target itself must grant them, whatever the
+    folders above it do (a local role on a folder inside a private one).
 
     Raises InvalidPath when no object exists there, when the path ends at
     something that is no stored object (an attribute, a method, a template,
@@ -79,9 +80,8 @@ def resolve_target(site, path, restricted=False):
     """
     physical = normalize_path(site, path)
     root = site.getPhysicalRoot()
-    traverse = root.restrictedTraverse if restricted else root.unrestrictedTraverse
     try:
-        target = traverse(physical.lstrip("/"))
+        target = root.unrestrictedTraverse(physical.lstrip("/"))
     except (ConflictError, Unauthorized):
         raise
     except Exception as exc:  # traversal hooks of any object may raise anything

@@ -96,9 +96,16 @@ def report_types(context=None):
 
 def queueable_report_types(queue, context=None):
     """The report types the current user may queue on ``queue`` (and run on ``context``)."""
-    security = getSecurityManager()
     return [(name, report) for name, report in report_types(context)
-            if security.checkPermission(report.permission, queue)]
+            if may_queue(report, queue, context)]
+
+
+def may_queue(report, queue, target=None):
+    """True if the current user may queue ``report``: its permission is held on
+    the queue, or on the target (a local role, e.g. Editor through Sharing)."""
+    security = getSecurityManager()
+    return security.checkPermission(report.permission, queue) or (
+        target is not None and security.checkPermission(report.permission, target))
 
 
 def schema_fields(report):

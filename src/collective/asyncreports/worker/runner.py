@@ -6,7 +6,6 @@ import traceback
 from contextlib import contextmanager
 
 from AccessControl import Unauthorized
-from AccessControl import getSecurityManager
 from AccessControl.SecurityManagement import newSecurityManager
 from AccessControl.SecurityManagement import noSecurityManager
 from persistent import Persistent
@@ -19,11 +18,10 @@ from zope.globalrequest import setRequest
 
 from collective.asyncreports import logger
 from collective.asyncreports.errors import LeaseLost
-from collective.asyncreports.permissions import View
 from collective.asyncreports.queue import states
-from collective.asyncreports.reports.registry import get_report
 from collective.asyncreports.reports.registry import validate_parameters
 from collective.asyncreports.results.errorlog import error_log_text
+from collective.asyncreports.submission import authorize
 from collective.asyncreports.targets import resolve_target
 from collective.asyncreports.targets import site_of
 from collective.asyncreports.users import load_user
@@ -326,15 +324,14 @@ class JobRunner:
                 setSite(site)
             user = load_user(app, job.owner_folder, job.owner_id)
             newSecurityManager(app.REQUEST, user)
-            report = get_report(job.report)
-            if not getSecurityManager().checkPermission(report.permission, queue):
-                raise Unauthorized(
-                    f"{job.owner_id} no longer has the permission {report.permission!r} here")
-            # The same path rules as at submit time: a job forged in the
-            # database gets no further than a submitted one.
-            target = resolve_target(site_of(queue), job.path, restricted=True)
-            if not getSecurityManager().checkPermission(View, target):
-                raise Unauthorized(f"{job.owner_id} may not view {job.path}")
+            # The same path rules and the same authorization as at submit
+            # time: a job forged in the database gets no further than a
+            # submitted one, and one whose owner lost a right since fails.
+            target = resolve_target(site_of(queue), job.path)
+            try:
+                report = authorize(queue, job.report, target)
+            except Unauthorized as exc:
+                raise Unauthorized(f"{job.owner_id} no longer has the permission: {exc}") from None
             params = validate_parameters(report, job.params, target)
             limit = getattr(report, "time_limit", None) or jobs.time_limit
             with self.watchdog.rendering(job_id, limit):

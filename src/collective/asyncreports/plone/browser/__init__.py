@@ -1,5 +1,6 @@
 """Views of the Plone integration: control panel, Generate report, My reports."""
 
+from AccessControl import Unauthorized
 from plone import api
 from plone.protect import CheckAuthenticator
 from zExceptions import MethodNotAllowed
@@ -20,6 +21,16 @@ def site_queue():
     if queue is None:
         raise NotFound("collective.asyncreports is not installed in this site")
     return queue
+
+
+def require_signed_in():
+    """Unauthorized for anonymous users (Plone then asks them to log in).
+
+    A user's own pages (My reports, their jobs' status) are for whoever is
+    signed in: the right to queue may be a local role on some folder only.
+    """
+    if api.user.is_anonymous():
+        raise Unauthorized("sign in to see your reports")
 
 
 def check_post(request):

@@ -8,6 +8,7 @@ from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 
 from collective.asyncreports import validation
 from collective.asyncreports.permissions import ManageQueue
+from collective.asyncreports.plone.browser import require_signed_in
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.plone.browser.rows import job_row
 
@@ -21,6 +22,7 @@ class MyReportsView(BrowserView):
     index = ViewPageTemplateFile("templates/myreports.pt")
 
     def __call__(self):
+        require_signed_in()
         self.query()  # bad values are a 400, before any rendering
         return self.index()
 

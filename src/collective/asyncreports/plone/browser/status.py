@@ -7,6 +7,7 @@ from Products.Five.browser import BrowserView
 
 from collective.asyncreports import validation
 from collective.asyncreports.permissions import ManageQueue
+from collective.asyncreports.plone.browser import require_signed_in
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.plone.browser.rows import job_row
 
@@ -22,6 +23,7 @@ class JobStatus(BrowserView):
     """
 
     def __call__(self):
+        require_signed_in()
         queue = site_queue()
         jobs, served_with = queue.job_queue(), queue.served_with()
         security = getSecurityManager()
