@@ -250,6 +250,9 @@ def main(argv=None):
         traceback.print_exc()
         soak.say("FAILURE: the soak itself broke (above); stopping everything")
     finally:
+        # Stopping everything must not be cut short by a second signal.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         soak.close()
     if ok and not args.keep:
         shutil.rmtree(home, ignore_errors=True)
