@@ -524,20 +524,22 @@ class JobQueue(Persistent):
             job = self._jobs[key[-1]]
             if not self.lease_expired(job, now, seen, observed_at):
                 continue
-            worker = job.lease_worker
-            used = f"{job.attempts} of {job.max_attempts} attempts"
-            if job.cancel_requested:
-                self._move(job, CANCELLED, now, actor, "cancelled", "lease expired")
-            elif job.attempts < job.max_attempts:
-                message = f"the lease of worker {worker} expired ({used} used)"
-                self._requeue(job, now, actor, "reaped", message)
-            else:
-                job.error_message = (
-                    f"abandoned: the lease of worker {worker} expired and all {used} are used"
-                )
-                self._move(job, FAILED, now, actor, "abandoned", job.error_message)
+            self._take_back(job, now, actor, f"the lease of worker {job.lease_worker} expired")
             reaped.append(job)
         return reaped
+
+    def _take_back(self, job, now, actor, reason):
+        """End a running job's attempt that its worker lost, counted: cancelled
+        if that was asked, back with backoff while attempts are left, else
+        failed as abandoned."""
+        used = f"{job.attempts} of {job.max_attempts} attempts"
+        if job.cancel_requested:
+            self._move(job, CANCELLED, now, actor, "cancelled", reason)
+        elif job.attempts < job.max_attempts:
+            self._requeue(job, now, actor, "reaped", f"{reason} ({used} used)")
+        else:
+            job.error_message = f"abandoned: {reason}, and all {used} are used"
+            self._move(job, FAILED, now, actor, "abandoned", job.error_message)
 
     def reap_worker(self, worker_id, reason, actor=None, now=None):
         """Take back at once every job a dead worker holds (its process is gone).
@@ -558,19 +560,12 @@ class JobQueue(Persistent):
             job = self._jobs[key[-1]]
             lost = job.lost_runs + 1
             job.lost_runs = lost
-            if job.cancel_requested:
-                self._move(job, CANCELLED, now, actor, "cancelled", reason)
-            elif lost <= job.max_attempts:
+            if lost <= job.max_attempts and not job.cancel_requested:
                 self._requeue_uncounted(job, now, actor, "reaped",
                                         f"{reason}; attempt not counted",
                                         not_before=job.not_before)
-            elif job.attempts < job.max_attempts:
-                message = f"{reason} ({job.attempts} of {job.max_attempts} attempts used)"
-                self._requeue(job, now, actor, "reaped", message)
             else:
-                job.error_message = (
-                    f"abandoned: {reason}, and all {job.max_attempts} attempts are used")
-                self._move(job, FAILED, now, actor, "abandoned", job.error_message)
+                self._take_back(job, now, actor, reason)
             reaped.append(job)
         record = self._workers.get(worker_id)
         if record is not None and record.stopped is None:
