@@ -19,11 +19,11 @@ $(STAMP): setup.py constraints.txt
 install: $(STAMP)
 
 run: install font-deps
-	$(BIN)/python -m collective.asyncreports.devinstance run --home . \
+	$(BIN)/python -m collective.asyncreports.dev run --home . \
 		--zeo-port $(ZEO_PORT) --http-port $(HTTP_PORT)
 
 stop:
-	$(BIN)/python -m collective.asyncreports.devinstance stop --home .
+	$(BIN)/python -m collective.asyncreports.dev stop --home .
 
 # Debian's chromium for the real-browser tests (tests/test_browser.py); root only,
 # otherwise those tests skip and say why.

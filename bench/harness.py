@@ -19,8 +19,8 @@ from OFS.Image import manage_addFile
 from persistent.mapping import PersistentMapping
 from ZODB.TimeStamp import TimeStamp
 
-from collective.asyncreports.devinstance import Instance
-from collective.asyncreports.devinstance import free_port
+from collective.asyncreports.dev.processes import Instance
+from collective.asyncreports.dev.processes import free_port
 from collective.asyncreports.zmi.queue import manage_addAsyncReportQueue
 
 

@@ -49,7 +49,7 @@ FULL = {
     "memory_jobs": 20_000,
     "memory_checkpoint": 1000,
     "memory_timeout": 210,
-    # 0: zope.conf as devinstance writes it; else the ZODB cache-size (objects)
+    # 0: zope.conf as dev.processes writes it; else the ZODB cache-size (objects)
     # of the workers, for diagnosis.
     "zodb_cache_size": 0,
     # "ofs": the results folder the product makes; "btree": a BTreeFolder2

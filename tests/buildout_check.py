@@ -357,7 +357,7 @@ class Check:
 
     def run_tests(self):
         # test_errors is quick; the end-to-end test starts its own ZEO server,
-        # Zope and worker from the buildout's eggs (devinstance.python_command).
+        # Zope and worker from the buildout's eggs (dev.processes.python_command).
         selected = ["-t", "test_errors", "-t", "test_reporters_job_runs_in_a_worker"]
         log = self.run("bin-test", [self.tmp / "bin/test", *selected], timeout=600)
         ran = re.findall(r"Ran (\d+) tests with 0 failures, 0 errors", log)

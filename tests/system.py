@@ -17,8 +17,8 @@ import pypdf
 import transaction
 import ZEO
 
-from collective.asyncreports.devinstance import Instance
-from collective.asyncreports.devinstance import free_port
+from collective.asyncreports.dev.processes import Instance
+from collective.asyncreports.dev.processes import free_port
 
 
 ADDONS = Path(__file__).parent / "addons"

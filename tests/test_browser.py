@@ -1,7 +1,7 @@
 """Real-browser tests: headless Chromium (Playwright) against a live system.
 
 One layer starts a ZEO server, a Zope WSGI instance with the Plone site and
-the ZMI queue (``devinstance`` bootstrap), and the headless browser. Each
+the ZMI queue (``dev`` bootstrap), and the headless browser. Each
 flow starts the real worker process it needs and stops it by PID. The runs
 also refresh the screenshots in docs/screenshots/.
 
@@ -20,7 +20,7 @@ import ZEO
 from OFS.Folder import manage_addFolder
 from OFS.Image import manage_addFile
 
-from collective.asyncreports.devinstance import plone_installed
+from collective.asyncreports.dev.bootstrap import plone_installed
 from tests.browser import chromium
 from tests.browser.chromium import screenshot
 from tests.system import discard

@@ -11,7 +11,7 @@ import sys
 import unittest
 from pathlib import Path
 
-from collective.asyncreports.devinstance import child_env
+from collective.asyncreports.dev.processes import child_env
 from tests.system import System
 
 

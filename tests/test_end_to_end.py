@@ -16,10 +16,10 @@ from pathlib import Path
 from OFS.Folder import manage_addFolder
 from OFS.Image import manage_addFile
 
-from collective.asyncreports.devinstance import Instance
-from collective.asyncreports.devinstance import asyncreports_command
-from collective.asyncreports.devinstance import child_env
-from collective.asyncreports.devinstance import free_port
+from collective.asyncreports.dev.processes import Instance
+from collective.asyncreports.dev.processes import asyncreports_command
+from collective.asyncreports.dev.processes import child_env
+from collective.asyncreports.dev.processes import free_port
 from collective.asyncreports.permissions import QueueReport
 from tests.system import discard
 from tests.system import pdf_text

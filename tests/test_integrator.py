@@ -10,8 +10,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from collective.asyncreports.devinstance import asyncreports_command
-from collective.asyncreports.devinstance import child_env
+from collective.asyncreports.dev.processes import asyncreports_command
+from collective.asyncreports.dev.processes import child_env
 from tests.system import discard
 from tests.system import started_instance
 

@@ -13,8 +13,8 @@ from ZEO.ClientStorage import ClientStorage
 from ZODB.DB import DB
 from ZODB.POSException import ConflictError
 
-from collective.asyncreports.devinstance import child_env
-from collective.asyncreports.devinstance import python_command
+from collective.asyncreports.dev.processes import child_env
+from collective.asyncreports.dev.processes import python_command
 from collective.asyncreports.queue import DONE
 from collective.asyncreports.queue import QUEUED
 from collective.asyncreports.queue import RUNNING

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import ZEO
 
-from collective.asyncreports.devinstance import asyncreports_command
-from collective.asyncreports.devinstance import plone_installed
+from collective.asyncreports.dev.bootstrap import plone_installed
+from collective.asyncreports.dev.processes import asyncreports_command
 from tests.system import discard
 from tests.system import queue_in
 from tests.system import started_instance

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import ZEO
 
-from collective.asyncreports.devinstance import Instance
+from collective.asyncreports.dev.processes import Instance
 from tests.system import QUEUE
 from tests.system import queue_in
 from tests.system import wait_for

@@ -1,7 +1,7 @@
 """Stopping without stranding jobs: ``make stop``, dead workers, and what health says.
 
-Real processes: a backgrounded ``devinstance run`` (what ``make run &`` starts)
-stopped by ``devinstance stop`` (what ``make stop`` runs), and workers killed
+Real processes: a backgrounded ``dev run`` (what ``make run &`` starts)
+stopped by ``dev stop`` (what ``make stop`` runs), and workers killed
 with SIGKILL on a real ZEO server.
 """
 
@@ -18,10 +18,10 @@ import transaction
 from ZODB.DB import DB
 from ZODB.FileStorage import FileStorage
 
-from collective.asyncreports.devinstance import Instance
-from collective.asyncreports.devinstance import child_env
-from collective.asyncreports.devinstance import free_port
-from collective.asyncreports.devinstance import python_command
+from collective.asyncreports.dev.processes import Instance
+from collective.asyncreports.dev.processes import child_env
+from collective.asyncreports.dev.processes import free_port
+from collective.asyncreports.dev.processes import python_command
 from collective.asyncreports.queue import WorkerRecord
 from collective.asyncreports.worker.host import host_key
 from collective.asyncreports.worker.host import is_dead_here
@@ -179,7 +179,7 @@ class MakeStopTests(unittest.TestCase):
         self.log = self.home / "run.out"
         with open(self.log, "wb") as out:
             self.launcher = subprocess.Popen(
-                python_command("collective.asyncreports.devinstance", "run", "--home", self.home,
+                python_command("collective.asyncreports.dev", "run", "--home", self.home,
                                "--zeo-port", self.instance.zeo_port,
                                "--http-port", self.instance.http_port,
                                "--no-plone", "--grace", "1"),
@@ -200,7 +200,7 @@ class MakeStopTests(unittest.TestCase):
 
     def make_stop(self):
         return subprocess.run(
-            python_command("collective.asyncreports.devinstance", "stop", "--home", self.home),
+            python_command("collective.asyncreports.dev", "stop", "--home", self.home),
             cwd=self.home, capture_output=True, text=True, timeout=300, env=child_env())
 
     def read_queue(self, step):

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import ZEO
 
-from collective.asyncreports.devinstance import python_command
-from collective.asyncreports.devinstance import wait_for_port
+from collective.asyncreports.dev.processes import python_command
+from collective.asyncreports.dev.processes import wait_for_port
 from tests.system import QUEUE
 from tests.system import System
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import ZEO
 
-from collective.asyncreports.devinstance import Instance
-from collective.asyncreports.devinstance import free_port
+from collective.asyncreports.dev.processes import Instance
+from collective.asyncreports.dev.processes import free_port
 from tests.chaos import checks
 from tests.chaos.faults import Faults
 from tests.chaos.processes import Cluster
