@@ -400,8 +400,6 @@ class LeaseTests(QueueTestCase):
         queue.finish(job.id, token, "/site/result", now=T0 + 1)
         with self.assertRaises(errors.LeaseLost):
             queue.finish(job.id, token, "/site/other", now=T0 + 2)
-        with self.assertRaises(errors.LeaseLost):
-            queue.set_progress(job.id, token, 50)
         self.assertEqual(job.result_path, "/site/result")
 
     def test_stale_token_after_reap_and_reclaim(self):
@@ -415,23 +413,12 @@ class LeaseTests(QueueTestCase):
             lambda: queue.fail(job.id, stale, "boom"),
             lambda: queue.release(job.id, stale, "again"),
             lambda: queue.confirm_cancel(job.id, stale),
-            lambda: queue.set_progress(job.id, stale, 10),
         ):
             with self.assertRaises(errors.LeaseLost):
                 call()
         self.assertEqual(job.state, RUNNING)
         self.assertEqual(job.lease_worker, "w2")
         self.assertEqual(job.attempts, 2)
-
-    def test_set_progress_clamps(self):
-        queue = self._makeOne()
-        job = self._claimed(queue)
-        queue.set_progress(job.id, job.lease_token, 42.7, "page 3")
-        self.assertEqual((job.progress, job.progress_message), (42, "page 3"))
-        queue.set_progress(job.id, job.lease_token, 140)
-        self.assertEqual(job.progress, 100)
-        queue.set_progress(job.id, job.lease_token, -3)
-        self.assertEqual(job.progress, 0)
 
 
 class OutcomeTests(QueueTestCase):
@@ -663,22 +650,6 @@ class RunningIndexTests(QueueTestCase):
         queue.worker_stopped("w1", now=T0 + 2)
         queue.worker_stopped("w2", now=T0 + 2)  # still holds a job: kept for the reaper
         self.assertEqual(list(queue._running), ["w2"])
-
-    def test_a_queue_made_before_per_worker_indexes_keeps_working(self):
-        queue = self._makeOne(lease_seconds=100)
-        old = self._claimed(queue, worker_id="w1")
-        # As stored by an earlier version: no per-worker indexes, the
-        # running job in the shared index.
-        del queue._running
-        queue._by_state[RUNNING].add((-old.created, old.id))
-        self.assertIsNone(queue._running)
-        new = self._claimed(queue, worker_id="w1", now=T0 + 1)
-        self.assertEqual(list(queue._running), ["w1"])
-        self.assertEqual(queue.list_jobs(state=RUNNING), ([new, old], 2))
-        queue.finish(old.id, old.lease_token, "/r", now=T0 + 2)
-        self.assertEqual(list(queue._by_state[RUNNING]), [()])
-        self.assertEqual(queue.reap(now=T0 + 200), [new])
-        self.assertEqual(queue.stats()[RUNNING], 0)
 
 
 class CancelRetryTests(QueueTestCase):
@@ -974,7 +945,6 @@ class PersistenceTests(QueueTestCase):
     def test_state_survives_a_new_connection(self):
         queue = self.conn.root()["queue"]
         job = self._claimed(queue)
-        queue.set_progress(job.id, job.lease_token, 30, "page 1")
         self.tm.commit()
         other = self._reopen()
         copy = other.get(job.id)

@@ -1,9 +1,10 @@
 """Job: one queued report run, with its lease, outcome and short history."""
 
-import time
-
 from persistent import Persistent
 
+from collective.asyncreports.queue.clock import now_or_time
+from collective.asyncreports.queue.states import CANCELLED
+from collective.asyncreports.queue.states import FAILED
 from collective.asyncreports.queue.states import FINAL_STATES
 from collective.asyncreports.queue.states import QUEUED
 from collective.asyncreports.queue.states import RUNNING
@@ -44,41 +45,45 @@ class Job(Persistent):
         self.priority = int(priority)
         self.created = created
         self.not_before = created if not_before is None else not_before
-        self.started = None
-        self.finished = None
         self.state = QUEUED
-        self.attempts = 0
         self.max_attempts = max_attempts
         self.lease_worker = None
         self.lease_token = None
         self.lease_expires = None
-        self.progress = 0
-        self.progress_message = ""
         self.result_path = None
-        self.error_path = None
-        self.error_message = None
-        self.cancel_requested = False
         self.dedup_key = dedup_key
+        self.clear_outcome()
         # A tuple, stored with the job: a PersistentList was one more object
         # written on every state change.
         self.history = ()
+        # When the current attempt's report began to run, and that attempt's
+        # lease token: a claim takes a job, but in a batch it may wait for the
+        # jobs before it. A new claim's fresh token makes an old mark stale
+        # by itself.
+        self.run_started = None
+        self.started_token = None
+        # Runs lost with a worker that died on its host, taken back uncounted
+        # (JobQueue.reap_worker) up to max_attempts times.
+        self.lost_runs = 0
 
-    # When the current attempt's report began to run, and that attempt's
-    # lease token: a claim takes a job, but in a batch it may wait for the
-    # jobs before it. Class attributes, so jobs made before them have them;
-    # a new claim's fresh token makes an old mark stale by itself.
-    run_started = None
-    started_token = None
-    # Runs lost with a worker that died on its host, taken back uncounted
-    # (JobQueue.reap_worker) up to max_attempts times.
-    lost_runs = 0
+    def clear_outcome(self):
+        """Forget the attempts made and how they went, for a fresh start
+        (``JobQueue.retry``; the history keeps them)."""
+        self.attempts = 0
+        self.started = None
+        self.finished = None
+        self.progress = 0
+        self.progress_message = ""
+        self.error_message = None
+        self.error_path = None
+        self.cancel_requested = False
 
     def mark_started(self, now=None):
         """Record that the report of the current attempt began to run now.
 
         The runner calls it as it starts the job (not at claim time).
         """
-        self.run_started = time.time() if now is None else now
+        self.run_started = now_or_time(now)
         self.started_token = self.lease_token
 
     @property
@@ -95,11 +100,27 @@ class Job(Persistent):
         """True once the job is done, failed or cancelled."""
         return self.state in FINAL_STATES
 
+    @property
+    def is_active(self):
+        """True while the job is queued or running."""
+        return self.state in (QUEUED, RUNNING)
+
+    @property
+    def can_cancel(self):
+        """True if cancelling would change the job: it is not final and no
+        cancel was requested yet (``JobQueue.cancel``)."""
+        return not self.is_final and not self.cancel_requested
+
+    @property
+    def can_retry(self):
+        """True if the job can be queued again: it failed or was cancelled
+        (``JobQueue.retry``)."""
+        return self.state in (FAILED, CANCELLED)
+
     def add_event(self, now, actor, event, detail=""):
         """Append an event to the history, keeping only the latest ones."""
         event = {"time": now, "actor": actor, "event": event, "detail": detail}
-        # tuple(): jobs made before 1.0 have a PersistentList here.
-        self.history = (*tuple(self.history)[1 - HISTORY_LENGTH:], event)
+        self.history = (*self.history[1 - HISTORY_LENGTH:], event)
 
     def as_dict(self):
         """Return the job as a JSON-serialisable dict (the lease token left out)."""

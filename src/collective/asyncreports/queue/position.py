@@ -18,6 +18,7 @@ Plain Python over JobQueue, like the rest of queue/.
 
 import time
 
+from collective.asyncreports.queue.clock import now_or_time
 from collective.asyncreports.queue.states import QUEUED
 from collective.asyncreports.queue.states import RUNNING
 
@@ -35,7 +36,7 @@ def standing(job, queue, others_first=(), others=(), now=None):
         listing's State column shows ("waiting" for a claimed job that has
         not started); ``text`` the detail next to it ("" when none).
     """
-    now = time.time() if now is None else now
+    now = now_or_time(now)
     every = [queue, *others_first, *others]
     info = {"ahead": None, "ahead_here": None, "ahead_elsewhere": None, "running": None}
     if job.state == RUNNING:

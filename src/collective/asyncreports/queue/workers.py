@@ -21,16 +21,6 @@ class WorkerRecord(Persistent):
     never conflict.
     """
 
-    # Set when the worker starts (JobQueue.worker_started); class attributes,
-    # so records made before they existed have them. ``host_key`` tells which
-    # records share this machine's boot and PID namespace, so their PIDs mean
-    # something here; ``once`` marks a ``--once`` run (cron, timers).
-    host_key = None
-    once = False
-    # The jobs of current_jobs whose report has begun (a batch runs them one
-    # after another), as of the last heartbeat.
-    started_jobs = ()
-
     def __init__(self, worker_id, hostname=None, pid=None, now=0.0):
         self.worker_id = worker_id
         self.hostname = hostname
@@ -38,10 +28,19 @@ class WorkerRecord(Persistent):
         self.started = now
         self.last_heartbeat = now
         self.current_jobs = ()
+        # The jobs of current_jobs whose report has begun (a batch runs them
+        # one after another), as of the last heartbeat.
+        self.started_jobs = ()
         self.jobs_done = 0
         self.jobs_failed = 0
         self.last_job_id = None
         self.stopped = None
+        # Set when the worker starts (JobQueue.worker_started). ``host_key``
+        # tells which records share this machine's boot and PID namespace, so
+        # their PIDs mean something here; ``once`` marks a ``--once`` run
+        # (cron, timers).
+        self.host_key = None
+        self.once = False
 
     def __repr__(self):
         return f"<WorkerRecord {self.worker_id} jobs={self.current_jobs!r}>"
