@@ -250,7 +250,7 @@ class Bench:
             # Diagnosis only: what a BTreeFolder2 results folder would change.
             from Products.BTreeFolder2.BTreeFolder2 import BTreeFolder2
 
-            from collective.asyncreports.zmi.queue import RESULTS_ID
+            from collective.asyncreports.results.folder import RESULTS_ID
             from collective.asyncreports.zmi.queue import AsyncReportQueue
 
             client.app._setObject(queue_id, AsyncReportQueue(queue_id, f"Bench {queue_id}"))
@@ -405,7 +405,7 @@ class Bench:
         def check(client):
             queue = client.queue(queue_path)
             jobs = queue.job_queue()
-            results = queue.results_folder()
+            results = queue.result_store().folder()
             result_ids = list(results.objectIds())
             per_job = {}
             for result_id in result_ids:

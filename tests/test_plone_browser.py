@@ -65,6 +65,19 @@ class ControlPanelTests(BrowserTestCase):
         self.assertEqual(self.portal[QUEUE_ID].effective_server_url(),
                          "https://intra.example.org")
 
+    def test_settings_form_refuses_a_longest_backoff_below_the_backoff(self):
+        browser = self.browser(testing.SITE_ADMIN)
+        browser.open(self.portal_url + "/@@asyncreports-controlpanel")
+        browser.getControl(name="form.widgets.backoff_seconds").value = "600"
+        browser.getControl(name="form.widgets.backoff_max").value = "60"
+        browser.getControl(name="form.buttons.save").click()
+        self.assertIn("Longest backoff (seconds): must not be below the backoff",
+                      browser.contents)
+        self.assertNotIn("Changes saved", browser.contents)
+        transaction.begin()
+        self.assertEqual(api.portal.get_registry_record(PREFIX + "backoff_max"), 3600)
+        self.assertEqual(self.jobs.backoff_max, 3600)
+
     def test_editors_and_members_may_not_manage(self):
         for user_id in (testing.EDITOR, testing.MEMBER):
             for view in ("asyncreports-controlpanel", "asyncreports-jobs",

@@ -10,6 +10,7 @@ from zExceptions import Unauthorized
 from zope.component import getGlobalSiteManager
 from zope.component.hooks import setSite
 
+from collective.asyncreports import public_url
 from collective.asyncreports import testing as base_testing
 from collective.asyncreports.plone import testing
 from collective.asyncreports.plone.queue import QUEUE_ID
@@ -191,7 +192,7 @@ class PloneRunnerTests(unittest.TestCase):
         api.portal.get_tool("portal_registry")["collective.asyncreports.server_url"] = None
         self.queue.server_url = ""
         self.assertEqual(self.queue.effective_server_url(), self.portal.absolute_url())
-        self.queue.remember_site_url("http://intranet.example.org/")
+        public_url.remember_served_url(self.queue, "http://intranet.example.org/")
         self.assertEqual(self.queue.effective_server_url(), "http://intranet.example.org")
 
     def test_a_50_mb_pdf_is_a_blob_and_memory_stays_under_three_times_its_size(self):

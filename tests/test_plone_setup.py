@@ -95,18 +95,11 @@ class InstallTests(unittest.TestCase):
             hidden.extend(utility.getNonInstallableProfiles())
         self.assertIn(PACKAGE + ":uninstall", hidden)
 
-    def test_upgrade_step_from_1000(self):
+    def test_the_first_release_starts_at_profile_version_1000(self):
         setup = api.portal.get_tool("portal_setup")
         profile = PACKAGE + ":default"
-        self.assertEqual(setup.getLastVersionForProfile(profile), ("1001",))
-        registry = api.portal.get_tool("portal_registry")
-        del registry.records[PREFIX + "notify_submitter"]
-        setup.setLastVersionForProfile(profile, "1000")
-        steps = setup.listUpgrades(profile)
-        self.assertEqual([s["dest"] for s in steps], [("1001",)])
-        setup.upgradeProfile(profile)
-        self.assertEqual(setup.getLastVersionForProfile(profile), ("1001",))
-        self.assertFalse(api.portal.get_registry_record(PREFIX + "notify_submitter"))
+        self.assertEqual(setup.getLastVersionForProfile(profile), ("1000",))
+        self.assertEqual(setup.listUpgrades(profile), [])
 
 
 class UninstallTests(unittest.TestCase):

@@ -9,7 +9,6 @@ import pypdf
 import transaction
 from AccessControl import getSecurityManager
 from AccessControl.SpecialUsers import nobody
-from Acquisition import aq_base
 from ZODB.POSException import ConflictError
 from zope.component import getGlobalSiteManager
 from zope.component.hooks import getSite
@@ -18,6 +17,7 @@ from collective.asyncreports import testing
 from collective.asyncreports.rendering import Document
 from collective.asyncreports.reports.base import ReportType
 from collective.asyncreports.reports.interfaces import IReportType
+from collective.asyncreports.results.folder import FolderResultStore
 from collective.asyncreports.worker import runner
 from collective.asyncreports.worker.loop import EXIT_RECYCLE
 from collective.asyncreports.worker.loop import MAX_BATCH
@@ -236,15 +236,14 @@ class BatchTests(RunnerTestCase):
 
     def test_a_result_that_cannot_be_stored_fails_its_job_and_not_the_others(self):
         ids = [self.enqueue() for _ in range(3)]
-        queue_class = type(aq_base(self.queue))
-        store = queue_class.store_pdf
+        store = FolderResultStore.store_pdf
 
-        def store_pdf(queue, job, *args):
+        def store_pdf(results, job, *args):
             if job.id == ids[1]:
                 raise OSError("disk full")
-            return store(queue, job, *args)
+            return store(results, job, *args)
 
-        with mock.patch.object(queue_class, "store_pdf", store_pdf):
+        with mock.patch.object(FolderResultStore, "store_pdf", store_pdf):
             outcomes = self.run_batch()
         self.assertEqual(outcomes, {ids[0]: runner.DONE, ids[1]: runner.FAILED,
                                     ids[2]: runner.DONE})

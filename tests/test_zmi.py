@@ -7,8 +7,8 @@ import transaction
 from zope.component import getGlobalSiteManager
 
 from collective.asyncreports import testing
+from collective.asyncreports.csrf import ICSRFTokens
 from collective.asyncreports.locations import queue_paths
-from collective.asyncreports.zmi.csrf import ICSRFTokens
 
 
 QUEUE_URL = "http://nohost/asyncreports"

@@ -69,7 +69,7 @@ class Facts:
                 }
                 job._p_deactivate()
             self.objects = {}  # object id -> (path, content type, size, problem or None)
-            folder = queue.results_folder()
+            folder = queue.result_store().folder()
             for object_id in folder.objectIds():
                 stored = folder._getOb(object_id)
                 path = "/".join(stored.getPhysicalPath())

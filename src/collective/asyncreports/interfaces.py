@@ -1,7 +1,62 @@
-"""Marker interfaces of collective.asyncreports."""
+"""The contracts between the queue object, its result store and the worker.
 
+Workers, the CLI and the UIs use a queue only through ``IAsyncReportQueue``;
+the ZMI queue (``zmi/queue.py``) and the Plone queue (``plone/queue.py``)
+implement it, and differ by their result store and their URL policy.
+"""
+
+from zope.interface import Attribute
 from zope.interface import Interface
 
 
+class IResultStore(Interface):
+    """Where a queue keeps its jobs' PDFs and error logs, private to their owner."""
+
+    queue = Attribute("The queue object whose results this store holds.")
+
+    def folder():
+        """The container of the results, created when missing."""
+
+    def store_pdf(job, data, filename, owner):
+        """Store ``job``'s PDF bytes, owned by ``owner``; return its physical path.
+
+        A result stored before for the same job and name is replaced.
+        """
+
+    def store_error_log(job, text, owner=None):
+        """Store ``job``'s error log; return its physical path.
+
+        The stored text is what its owner may read (server paths trimmed);
+        the full text is kept for managers. ``owner`` None: managers only.
+        """
+
+    def delete(path):
+        """Delete the result or error log at physical ``path``, if it still exists."""
+
+
 class IAsyncReportQueue(Interface):
-    """An object holding a job queue and a results folder (ZMI or Plone)."""
+    """A queue object: a JobQueue, a result store and the URL reports link to."""
+
+    def job_queue():
+        """The persistent ``collective.asyncreports.queue.JobQueue``."""
+
+    def result_store():
+        """The ``IResultStore`` of this queue."""
+
+    def configured_url():
+        """The Server URL set for this queue ('' when none is set)."""
+
+    def effective_server_url():
+        """Base URL for links made by workers, without a trailing slash."""
+
+    def public_url(physical_path):
+        """URL of the object at ``physical_path`` as people outside see it."""
+
+    def prepare_request(request):
+        """Make a worker's synthetic request build URLs on ``effective_server_url()``."""
+
+    def served_with():
+        """The other JobQueues of this database: (claimed before this one, after)."""
+
+    def purge(job_ids=None, older_than=None, states=None):
+        """Remove finished jobs and their results; return the removed jobs."""

@@ -18,29 +18,14 @@ SERVED_URL_ATTRIBUTE = "_asyncreports_served_url"
 _warned = set()
 
 
-def setting(queue):
-    """The Server URL set for ``queue`` (Plone: the registry record), or ''."""
-    record = None
-    settings_record = getattr(queue, "settings_record", None)
-    if settings_record is not None:
-        record = settings_record()
-    url = getattr(record, "server_url", None) or ""
-    if not url and settings_record is None:
-        url = getattr(queue, "server_url", "") or ""
-    return url.rstrip("/")
-
-
 def served_url(queue):
     """The URL the site was last served at, as recorded by ``remember_served_url``."""
-    url = getattr(queue, SERVED_URL_ATTRIBUTE, None)
-    if url is None and getattr(queue, "settings_record", None) is not None:
-        url = getattr(queue, "server_url", None)  # Plone queues kept it there
-    return (url or "").rstrip("/")
+    return (getattr(queue, SERVED_URL_ATTRIBUTE, None) or "").rstrip("/")
 
 
 def known_public_url(queue):
     """The setting, else the URL last served; None when neither is known."""
-    return setting(queue) or served_url(queue) or None
+    return queue.configured_url() or served_url(queue) or None
 
 
 def remember_served_url(queue, url):

@@ -20,6 +20,7 @@ from zExceptions import BadRequest
 from ZPublisher.HTTPResponse import status_codes
 
 from collective.asyncreports.errors import InvalidJobRequest
+from collective.asyncreports.queue.settings import MAX_DAYS
 from collective.asyncreports.queue.states import ALL_STATES
 from collective.asyncreports.queue.states import FINAL_STATES
 
@@ -32,7 +33,6 @@ MAX_JOB_ID_LENGTH = 64
 # One form may act on this many jobs at once (a page shows 20).
 MAX_JOB_IDS = 1000
 # "Older than" more than a century is a typo, not a purge.
-MAX_DAYS = 36_500
 
 
 class BadInput(InvalidJobRequest, BadRequest):

@@ -14,7 +14,7 @@ from zExceptions import Forbidden
 from zope.component import queryUtility
 from zope.interface import implementer
 
-from collective.asyncreports.zmi.csrf import ICSRFTokens
+from collective.asyncreports.csrf import ICSRFTokens
 
 
 def _key_manager(request):

@@ -2,10 +2,14 @@
 
 from zope import schema
 from zope.interface import Interface
+from zope.interface import Invalid
+from zope.interface import invariant
+from zope.interface.interface import InterfaceClass
 from zope.publisher.interfaces.browser import IDefaultBrowserLayer
 
 from collective.asyncreports.interfaces import IAsyncReportQueue
 from collective.asyncreports.plone import _
+from collective.asyncreports.queue.settings import SETTINGS
 
 
 class IAsyncReportsLayer(IDefaultBrowserLayer):
@@ -16,54 +20,37 @@ class IPloneReportQueue(IAsyncReportQueue):
     """The queue of a Plone site, stored as its ``portal_asyncreports``."""
 
 
-class IAsyncReportsSettings(Interface):
+def _number_fields():
+    """The registry fields of the queue's numbers, from the one table of settings."""
+    return {
+        setting.name: schema.Int(
+            title=_(setting.title), description=_(setting.description),
+            min=setting.minimum, max=setting.maximum, default=setting.default)
+        for setting in SETTINGS
+    }
+
+
+# The numbers come first in the control panel, in the table's order.
+IQueueNumbers = InterfaceClass("IQueueNumbers", (Interface,), _number_fields(),
+                               __module__=__name__)
+
+
+class SettingsProblem(Invalid):
+    """Two settings that do not fit together (see SETTINGS.problems)."""
+
+
+class IAsyncReportsSettings(IQueueNumbers):
     """Site Setup > Async reports, stored in the registry.
 
     The numbers are copied onto the site's JobQueue whenever they change,
     because workers read them there.
     """
 
-    lease_seconds = schema.Int(
-        title=_("Lease time (seconds)"),
-        description=_(
-            "How long a worker may go without a heartbeat before its job is "
-            "handed to another worker."
-        ),
-        min=10,
-        max=604800,
-        default=300,
-    )
-
-    max_attempts = schema.Int(
-        title=_("Maximum attempts"),
-        description=_("How often a job is tried before it fails for good."),
-        min=1,
-        max=100,
-        default=3,
-    )
-
-    backoff_seconds = schema.Int(
-        title=_("Backoff (seconds)"),
-        description=_("Wait before a job is tried again; it doubles with each attempt."),
-        min=0,
-        max=604800,
-        default=30,
-    )
-
-    backoff_max = schema.Int(
-        title=_("Longest backoff (seconds)"),
-        min=0,
-        max=604800,
-        default=3600,
-    )
-
-    retention_days = schema.Int(
-        title=_("Retention (days)"),
-        description=_("Finished jobs older than this may be purged from the queue view."),
-        min=0,
-        max=36500,
-        default=30,
-    )
+    @invariant
+    def numbers_fit_together(data):
+        values = {setting.name: getattr(data, setting.name, None) for setting in SETTINGS}
+        for title, message in SETTINGS.problems(values):
+            raise SettingsProblem(f"{title}: {message}")
 
     results_folder = schema.TextLine(
         title=_("Results folder"),

@@ -11,11 +11,9 @@ from zope.component import queryUtility
 from zope.interface import implementer
 
 from collective.asyncreports import public_url
-from collective.asyncreports.permissions import ManageQueue
 from collective.asyncreports.plone.interfaces import IAsyncReportsSettings
 from collective.asyncreports.plone.interfaces import IPloneReportQueue
-from collective.asyncreports.queue import FINAL_STATES
-from collective.asyncreports.results import plone as results
+from collective.asyncreports.plone.results import PloneResultStore
 from collective.asyncreports.zmi.queue import AsyncReportQueue
 
 
@@ -25,7 +23,7 @@ SETTINGS_PREFIX = "collective.asyncreports"
 
 @implementer(IPloneReportQueue)
 class PloneReportQueue(AsyncReportQueue):
-    """A site's queue; it stores results as File content in the results folder."""
+    """A site's queue: results as File content, settings and URL from the site."""
 
     meta_type = "Plone Async Report Queue"
 
@@ -50,30 +48,15 @@ class PloneReportQueue(AsyncReportQueue):
         return aq_parent(aq_inner(self))
 
     @security.private
-    def results_folder(self):
-        """The Plone folder for PDFs and error logs, created when missing."""
+    def result_store(self):
+        """PDFs and error logs as File content in the site's results folder."""
+        return PloneResultStore(self)
+
+    @security.private
+    def configured_url(self):
+        """The registry's Server URL ('' when none is set)."""
         settings = self.settings_record()
-        path = settings.results_folder if settings is not None else None
-        return results.ensure_results_folder(self.site(), path or results.DEFAULT_FOLDER)
-
-    @security.private
-    def store_pdf(self, job, data, filename, owner):
-        """Store a job's PDF as a File owned by ``owner``; return its path."""
-        return results.store_pdf(self, job, data, filename, owner)
-
-    @security.private
-    def store_error_log(self, job, text, owner=None):
-        """Store a job's error log as a text File; return its path."""
-        return results.store_error_log(self, job, text, owner)
-
-    @security.protected(ManageQueue)
-    def purge(self, job_ids=None, older_than=None, states=FINAL_STATES):
-        """Remove finished jobs and their result Files; return the removed jobs."""
-        purged = self._jobs.purge(states=states, older_than=older_than, job_ids=job_ids)
-        for job in purged:
-            for path in (job.result_path, job.error_path):
-                results.delete_result(self.site(), path)
-        return purged
+        return (getattr(settings, "server_url", None) or "").rstrip("/")
 
     @security.private
     def effective_server_url(self):
@@ -83,16 +66,6 @@ class PloneReportQueue(AsyncReportQueue):
         report; else the site's own URL in this request.
         """
         return (public_url.known_public_url(self) or self.site().absolute_url()).rstrip("/")
-
-    @security.private
-    def remember_site_url(self, url):
-        """Keep the site URL seen in a request, for workers, when no URL is set.
-
-        Written only when it changes, so queueing does not rewrite the queue.
-        """
-        url = url.rstrip("/")
-        if url and url != self.server_url:
-            self.server_url = url
 
     @security.private
     def public_url(self, physical_path):

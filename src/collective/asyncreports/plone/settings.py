@@ -7,16 +7,7 @@ copied there.
 from zope.component.hooks import getSite
 
 from collective.asyncreports.plone.queue import QUEUE_ID
-
-
-# Registry fields that are JobQueue attributes of the same name.
-JOB_QUEUE_SETTINGS = (
-    "lease_seconds",
-    "max_attempts",
-    "backoff_seconds",
-    "backoff_max",
-    "retention_days",
-)
+from collective.asyncreports.queue.settings import SETTINGS
 
 
 def sync_job_queue(queue):
@@ -29,7 +20,7 @@ def sync_job_queue(queue):
     if settings is None:
         return
     jobs = queue.job_queue()
-    for name in JOB_QUEUE_SETTINGS:
+    for name in SETTINGS.defaults():
         value = getattr(settings, name)
         if value is not None and getattr(jobs, name) != value:
             setattr(jobs, name, value)

@@ -7,7 +7,6 @@ from zope.interface import implementer
 from collective.asyncreports.plone.queue import QUEUE_ID
 from collective.asyncreports.plone.queue import PloneReportQueue
 from collective.asyncreports.plone.settings import sync_job_queue
-from collective.asyncreports.results import plone as results
 
 
 @implementer(INonInstallable)
@@ -25,7 +24,7 @@ def post_install(setup_tool):
     if QUEUE_ID not in site.objectIds():
         site._setObject(QUEUE_ID, PloneReportQueue(QUEUE_ID, "Async reports"))
     queue = site._getOb(QUEUE_ID)
-    queue.results_folder()
+    queue.result_store().folder()
     sync_job_queue(queue)
 
 
@@ -41,7 +40,8 @@ def pre_uninstall(setup_tool):
     queue = site._getOb(QUEUE_ID)
     settings = queue.settings_record()
     if settings is not None and settings.remove_results_on_uninstall:
+        store = queue.result_store()
         for job in queue.job_queue().list_jobs(size=len(queue.job_queue()))[0]:
             for path in (job.result_path, job.error_path):
-                results.delete_result(site, path)
+                store.delete(path)
     site._delObject(QUEUE_ID)

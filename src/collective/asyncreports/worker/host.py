@@ -80,7 +80,7 @@ def reap_dead_workers_here(session, worker_id, paths, once=False):
                 reason = f"worker {record.worker_id} died (process {record.pid} is gone)"
                 for job in jobs.reap_worker(record.worker_id, reason, actor=worker_id):
                     if job.state == FAILED:  # a poison job: abandoned, as by reap
-                        job.error_path = queue.store_error_log(
+                        job.error_path = queue.result_store().store_error_log(
                             job, error_log_text(job, job.error_message))
                     reaped.append((job.id, job.state, record.worker_id))
         return reaped

@@ -258,7 +258,7 @@ class Worker:
                 for job in queue.job_queue().reap(actor=self.worker_id, seen=seen):
                     if job.state == "failed":
                         text = error_log_text(job, job.error_message)
-                        job.error_path = queue.store_error_log(job, text)
+                        job.error_path = queue.result_store().store_error_log(job, text)
                     reaped.append((job.id, job.state))
             return reaped
         for job_id, state in self.session.write(reap_all):

@@ -122,7 +122,7 @@ class Rendered(Ending):
         if job.cancel_requested:
             jobs.confirm_cancel(self.job_id, self.token)
             return CANCELLED, "cancel requested while running", None
-        path = queue.store_pdf(job, self.pdf, self.filename, self.owner)
+        path = queue.result_store().store_pdf(job, self.pdf, self.filename, self.owner)
         jobs.finish(self.job_id, self.token, path)
         return DONE, f"result {path} ({len(self.pdf)} bytes)", path
 
@@ -138,7 +138,8 @@ class Failed(Ending):
     def write(self):
         queue, jobs = self.job_queue()
         job = jobs.check_lease(self.job_id, self.token)
-        path = queue.store_error_log(job, error_log_text(job, self.text), _owner(self.app, job))
+        text = error_log_text(job, self.text)
+        path = queue.result_store().store_error_log(job, text, _owner(self.app, job))
         jobs.fail(self.job_id, self.token, self.summary, error_path=path)
         return FAILED, f"{self.summary} (error log {path})", path
 
@@ -158,7 +159,7 @@ class Released(Ending):
         queue, jobs = self.job_queue()
         job = jobs.release(self.job_id, self.token, self.message, count_attempt=self.count_attempt)
         if job.state == states.FAILED:  # that was its last attempt: it ends with its error log
-            job.error_path = queue.store_error_log(
+            job.error_path = queue.result_store().store_error_log(
                 job, error_log_text(job, self.message), _owner(self.app, job))
             return RELEASED, f"{self.message}; no attempts left, job failed", job.error_path
         return RELEASED, f"{self.message}; job is {job.state} again", None

@@ -1,4 +1,5 @@
-"""Form helpers for the ZMI tabs: widgets from a report schema, settings parsing."""
+"""Form helpers for the ZMI tabs: widgets from a report schema, settings parsing
+(the settings themselves are declared in queue/settings.py)."""
 
 from urllib.parse import urlsplit
 
@@ -9,21 +10,11 @@ from zope.schema.interfaces import ITextLine
 
 from collective.asyncreports import validation
 from collective.asyncreports.errors import InvalidParameters
+from collective.asyncreports.queue.settings import SETTINGS
 from collective.asyncreports.reports.registry import schema_fields
 
 
 PARAM_PREFIX = "param."
-
-WEEK = 7 * 86400
-
-# name -> (title, smallest, largest allowed value); all are whole numbers
-SETTINGS = (
-    ("lease_seconds", "Lease time (seconds)", 10, WEEK),
-    ("max_attempts", "Max attempts", 1, 100),
-    ("backoff_seconds", "Backoff (seconds)", 0, WEEK),
-    ("backoff_max", "Longest backoff (seconds)", 0, WEEK),
-    ("retention_days", "Retention (days)", 0, validation.MAX_DAYS),
-)
 
 
 def _kind(field):
@@ -92,14 +83,14 @@ def parse_settings(form):
     Raises InvalidParameters listing every bad field.
     """
     values, errors = {}, []
-    for name, title, minimum, maximum in SETTINGS:
+    for setting in SETTINGS:
         try:
-            values[name] = validation.whole_number(
-                form.get(name), title, minimum=minimum, maximum=maximum)
+            values[setting.name] = validation.whole_number(
+                form.get(setting.name), setting.title,
+                minimum=setting.minimum, maximum=setting.maximum)
         except validation.BadInput as exc:
             errors.append(tuple(str(exc).split(": ", 1)))
-    if values.get("backoff_max", 0) < values.get("backoff_seconds", 0):
-        errors.append(("Longest backoff (seconds)", "must not be below the backoff"))
+    errors += SETTINGS.problems(values)
     try:
         server_url = validation.text(form.get("server_url"), "Server URL").rstrip("/")
     except validation.BadInput as exc:

@@ -1,15 +1,16 @@
 """Views of the Plone integration: control panel, Generate report, My reports."""
 
+from urllib.parse import urlencode
+
 from AccessControl import Unauthorized
 from plone import api
-from plone.protect import CheckAuthenticator
-from zExceptions import MethodNotAllowed
 from zExceptions import NotFound
 from zope.schema import getFieldsInOrder
 from zope.schema.interfaces import IBool
 from zope.schema.interfaces import IChoice
 from zope.schema.interfaces import ICollection
 
+from collective.asyncreports import rows
 from collective.asyncreports import validation
 from collective.asyncreports.plone.queue import QUEUE_ID
 from collective.asyncreports.reports.registry import MAX_TEXT_LENGTH
@@ -23,6 +24,16 @@ def site_queue():
     return queue
 
 
+def job_row(job, request, jobs, manager=False, served_with=((), ())):
+    """What a Plone listing shows of ``job`` (rows.job_row), with this site's links."""
+    return rows.job_row(job, request, jobs, manager, served_with, full_error_url=_error_log_url)
+
+
+def _error_log_url(job):
+    return (f"{api.portal.get().absolute_url()}/@@asyncreports-error-log?"
+            + urlencode({"job": job.id}))
+
+
 def require_signed_in():
     """Unauthorized for anonymous users (Plone then asks them to log in).
 
@@ -31,17 +42,6 @@ def require_signed_in():
     """
     if api.user.is_anonymous():
         raise Unauthorized("sign in to see your reports")
-
-
-def check_post(request):
-    """Refuse anything but a POST carrying the user's plone.protect token.
-
-    :raises MethodNotAllowed: for GET and other methods.
-    :raises Forbidden: when the authenticator is missing or wrong.
-    """
-    if request.method != "POST":
-        raise MethodNotAllowed("this action changes data: use POST")
-    CheckAuthenticator(request)
 
 
 def check_text_widgets(request, schema, prefix="form.widgets."):

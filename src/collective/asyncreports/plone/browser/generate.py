@@ -18,11 +18,12 @@ from zope.interface import Interface
 from zope.schema.interfaces import IBool
 from zope.schema.interfaces import IChoice
 
+from collective.asyncreports import public_url
 from collective.asyncreports import validation
+from collective.asyncreports.csrf import check_post
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.plone import _
-from collective.asyncreports.plone.browser import check_post
 from collective.asyncreports.plone.browser import check_text_widgets
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.reports.registry import queueable_report_types
@@ -123,7 +124,7 @@ class GenerateReportForm(form.Form):
         except InvalidJobRequest as exc:
             self.status = str(exc)
             return
-        queue.remember_site_url(api.portal.get().absolute_url())
+        public_url.remember_served_url(queue, api.portal.get().absolute_url())
         api.portal.show_message(
             _("Your report “${title}” is queued (job ${id}). It appears here when ready.",
               mapping={"title": self.report.title, "id": job.id}),

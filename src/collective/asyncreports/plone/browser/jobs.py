@@ -2,16 +2,15 @@
 
 from urllib.parse import urlencode
 
-from AccessControl import getSecurityManager
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from Products.statusmessages.interfaces import IStatusMessage
 
+from collective.asyncreports import actions
 from collective.asyncreports import validation
-from collective.asyncreports.errors import AsyncReportsError
-from collective.asyncreports.plone.browser import check_post
+from collective.asyncreports.csrf import check_post
+from collective.asyncreports.plone.browser import job_row
 from collective.asyncreports.plone.browser import site_queue
-from collective.asyncreports.plone.browser.rows import job_row
 from collective.asyncreports.queue import ALL_STATES
 from collective.asyncreports.reports.registry import report_types
 
@@ -80,38 +79,16 @@ class QueueView(BrowserView):
     def apply_action(self):
         """Cancel, retry or purge the chosen jobs (POST with authenticator only)."""
         check_post(self.request)
-        queue = site_queue()
-        jobs = queue.job_queue()
-        form = self.request.form
-        ids = validation.job_ids(form.get("job_ids"))
-        actor = getSecurityManager().getUser().getId()
+        queue, form = site_queue(), self.request.form
         if "purge" in form:
-            message = self._purge(queue, ids, form.get("older_than_days", ""))
+            message = actions.purge(queue, form.get("job_ids"), form.get("older_than_days", ""))
+        elif "retry" in form:
+            message = actions.retry(queue, form.get("job_ids"))
         else:
-            operation, verb = (
-                (jobs.retry, "Requeued") if "retry" in form else (jobs.cancel, "Cancelled"))
-            done, problems = 0, []
-            for job_id in ids:
-                try:
-                    operation(job_id, actor=actor)
-                except AsyncReportsError as exc:
-                    problems.append(f"{job_id}: {exc}")
-                else:
-                    done += 1
-            message = f"{verb} {done} job(s)." + "".join(f" {p}." for p in problems)
+            message = actions.cancel(queue, form.get("job_ids"))
         IStatusMessage(self.request).add(message, type="info")
         self.request.response.redirect(self.context.absolute_url() + "/@@asyncreports-jobs")
         return ""
-
-    def _purge(self, queue, ids, days):
-        days = validation.days(days)
-        if not ids and days is None:
-            return "Choose jobs or an age to purge."
-        try:
-            purged = queue.purge(job_ids=ids or None, older_than=None if ids else days * 86400)
-        except AsyncReportsError as exc:
-            return str(exc)
-        return f"Purged {len(purged)} job(s) and their results."
 
     def _page_url(self, query, start):
         query = dict(query, b_start=max(start, 0))

@@ -2,15 +2,14 @@
 
 from urllib.parse import urlencode
 
-from AccessControl import getSecurityManager
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 
+from collective.asyncreports import actions
 from collective.asyncreports import validation
-from collective.asyncreports.permissions import ManageQueue
+from collective.asyncreports.plone.browser import job_row
 from collective.asyncreports.plone.browser import require_signed_in
 from collective.asyncreports.plone.browser import site_queue
-from collective.asyncreports.plone.browser.rows import job_row
 
 
 PAGE_SIZE = 20
@@ -34,14 +33,12 @@ class MyReportsView(BrowserView):
     def listing(self):
         queue = site_queue()
         jobs, served_with = queue.job_queue(), queue.served_with()
-        security = getSecurityManager()
-        user_id = security.getUser().getId()
-        manager = bool(security.checkPermission(ManageQueue, queue))
+        who = actions.viewer(queue)
         start, highlight = self.query()
-        page, total = jobs.list_jobs(owner=user_id, start=start, size=PAGE_SIZE)
+        page, total = jobs.list_jobs(owner=who.user_id, start=start, size=PAGE_SIZE)
         base = f"{self.context.absolute_url()}/@@my-reports?"
         return {
-            "rows": [job_row(job, self.request, jobs, manager, served_with) for job in page],
+            "rows": [job_row(job, self.request, jobs, who.manager, served_with) for job in page],
             "total": total,
             "prev_url": base + urlencode({"b_start": start - PAGE_SIZE}) if start else None,
             "next_url": (

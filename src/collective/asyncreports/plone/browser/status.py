@@ -2,14 +2,13 @@
 
 import json
 
-from AccessControl import getSecurityManager
 from Products.Five.browser import BrowserView
 
+from collective.asyncreports import actions
 from collective.asyncreports import validation
-from collective.asyncreports.permissions import ManageQueue
+from collective.asyncreports.plone.browser import job_row
 from collective.asyncreports.plone.browser import require_signed_in
 from collective.asyncreports.plone.browser import site_queue
-from collective.asyncreports.plone.browser.rows import job_row
 
 
 MAX_IDS = 100
@@ -26,17 +25,15 @@ class JobStatus(BrowserView):
         require_signed_in()
         queue = site_queue()
         jobs, served_with = queue.job_queue(), queue.served_with()
-        security = getSecurityManager()
-        manager = security.checkPermission(ManageQueue, queue)
-        user_id = security.getUser().getId()
+        who = actions.viewer(queue)
         ids = validation.token_list(self.request.form.get("ids"), "ids", max_items=MAX_IDS)
         rows = []
         for job_id in ids:
             if job_id not in jobs:
                 continue
             job = jobs.get(job_id)
-            if manager or job.owner_id == user_id:
-                rows.append(job_row(job, self.request, jobs, manager, served_with))
+            if who.may_see(job):
+                rows.append(job_row(job, self.request, jobs, who.manager, served_with))
         response = self.request.response
         response.setHeader("Content-Type", "application/json")
         response.setHeader("Cache-Control", "no-store")

@@ -4,6 +4,7 @@ from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 
 from collective.asyncreports.plone.browser import site_queue
+from collective.asyncreports.rows import worker_rows
 
 
 class WorkersView(BrowserView):
@@ -15,4 +16,4 @@ class WorkersView(BrowserView):
         return self.index()
 
     def rows(self):
-        return site_queue().worker_rows()
+        return worker_rows(site_queue().job_queue())

@@ -1,4 +1,7 @@
-"""CSRF tokens for the ZMI forms of a queue.
+"""The one guard of every state change: a POST carrying the user's form token.
+
+Every view or method that changes data calls ``check_post`` (ZMI tabs, the
+ZMI add form, Plone views).
 
 Plain Zope has no plone.protect, so a queue signs a per-user token with a
 secret of its own. Where Plone is installed, plone.protect guards every write
@@ -46,16 +49,28 @@ def csrf_token(secret, request):
     return tokens.token(request) if tokens is not None else _signed(secret)
 
 
-def check_csrf(secret, request):
-    """Raise Forbidden unless ``request`` carries the current user's token."""
+def check_post(request, secret=None):
+    """Raise Forbidden unless ``request`` is a POST with the current user's token.
+
+    ``secret`` is the queue's own, for plain Zope; where Plone is installed
+    the ICSRFTokens utility (plone.protect) checks the token instead.
+    """
+    _require_post(request)
     tokens = queryUtility(ICSRFTokens)
     if tokens is not None:
         valid = tokens.valid(request)
     else:
         given = request.form.get(TOKEN_FIELD, "")
-        valid = isinstance(given, str) and hmac.compare_digest(given, _signed(secret))
+        valid = (secret is not None and isinstance(given, str)
+                 and hmac.compare_digest(given, _signed(secret)))
     if not valid:
         raise Forbidden("missing or wrong form token: reload the form and try again")
+
+
+def _require_post(request):
+    # A link or an image must not change anything: forms post.
+    if request.get("REQUEST_METHOD") != "POST":
+        raise Forbidden("this action changes data: it needs a POST from its form")
 
 
 def add_form_token(request):
@@ -70,7 +85,8 @@ def add_form_token(request):
 
 
 def check_add_form(request):
-    """Raise Forbidden unless the add form's token came back with its cookie."""
+    """Raise Forbidden unless the add form posted its token with its cookie."""
+    _require_post(request)
     tokens = queryUtility(ICSRFTokens)
     if tokens is not None:
         valid = tokens.valid(request)

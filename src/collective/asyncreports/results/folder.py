@@ -1,0 +1,88 @@
+"""Results in a ZMI queue: OFS File objects in the queue's results folder."""
+
+import re
+
+from OFS.Image import File
+from Products.BTreeFolder2.BTreeFolder2 import BTreeFolder2
+from zope.interface import implementer
+
+from collective.asyncreports.interfaces import IResultStore
+from collective.asyncreports.permissions import View
+from collective.asyncreports.results.errorlog import keep_full_text
+from collective.asyncreports.results.errorlog import owner_text
+from collective.asyncreports.results.listing import keep_listing_private
+
+
+RESULTS_ID = "results"
+# Only the owner (a local role on the object) and managers may see a result.
+PRIVATE_PERMISSIONS = (View, "Access contents information")
+PRIVATE_ROLES = ("Owner", "Manager")
+# Only managers may list the results folder (see results/listing.py).
+PRIVATE_ROLES_LISTING = ("Manager",)
+
+
+def safe_id(text):
+    """A Zope id from free text: letters, digits, dot, dash, underscore."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.")
+    return cleaned.lstrip("_") or "result"
+
+
+@implementer(IResultStore)
+class FolderResultStore:
+    """A queue's results as OFS Files in a BTree folder inside the queue."""
+
+    def __init__(self, queue):
+        self.queue = queue
+
+    def folder(self):
+        """The queue's ``results`` folder, created when missing."""
+        queue = self.queue
+        if not queue.hasObject(RESULTS_ID):
+            # A BTree folder: workers finishing at once add to different
+            # buckets, where an OFS Folder's one _objects tuple would conflict.
+            queue._setObject(RESULTS_ID, BTreeFolder2(RESULTS_ID))
+        folder = queue._getOb(RESULTS_ID)
+        keep_listing_private(folder, PRIVATE_ROLES_LISTING)
+        return folder
+
+    def store_pdf(self, job, data, filename, owner):
+        """Store PDF bytes for ``job``; return the new object's physical path."""
+        title = f"{job.report} of {job.path} (job {job.id})"
+        result = self._store(f"{job.id}-{safe_id(filename)}", title, data, "application/pdf",
+                             owner)
+        return "/".join(result.getPhysicalPath())
+
+    def store_error_log(self, job, text, owner=None):
+        """Store an error log (text) for ``job``; return its physical path.
+
+        ``owner`` is None when the job's owner no longer exists: then only
+        managers can read the log. The file holds the text with server paths
+        trimmed (results/errorlog.py); the full text is kept for managers.
+        """
+        title = f"Error log of {job.report} on {job.path} (job {job.id})"
+        data = owner_text(text).encode("utf-8")
+        result = self._store(f"{job.id}-error.txt", title, data, "text/plain; charset=utf-8",
+                             owner)
+        keep_full_text(result, text)
+        return "/".join(result.getPhysicalPath())
+
+    def delete(self, path):
+        """Delete the result at physical ``path`` if it is still in the folder."""
+        name = path.rsplit("/", 1)[-1] if path else None
+        folder = self.folder()
+        if name and folder.hasObject(name):
+            folder._delObject(name)
+
+    def _store(self, object_id, title, data, content_type, owner):
+        folder = self.folder()
+        if folder.hasObject(object_id):  # not objectIds(): a scan of every result
+            # A retried step of the same attempt: replace, never keep two results.
+            folder._delObject(object_id)
+        folder._setObject(object_id, File(object_id, title, data, content_type), set_owner=0)
+        result = folder._getOb(object_id)
+        if owner is not None:
+            result.changeOwnership(owner)
+            result.manage_setLocalRoles(owner.getId(), ["Owner"])
+        for permission in PRIVATE_PERMISSIONS:
+            result.manage_permission(permission, PRIVATE_ROLES, acquire=0)
+        return result
