@@ -983,7 +983,7 @@ class PersistenceTests(QueueTestCase):
 
 
 class DueIndexTests(QueueTestCase):
-    """Claims take keys from the front of a long due index (see jobqueue._rotate)."""
+    """Claims take keys from the front of a long due index (see indexes.rotate)."""
 
     setUp = PersistenceTests.setUp
     tearDown = PersistenceTests.tearDown
