@@ -21,7 +21,6 @@ from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.permissions import ManageQueue
 from collective.asyncreports.queue import FINAL_STATES
 from collective.asyncreports.queue import JobQueue
-from collective.asyncreports.queue.settings import SETTINGS
 from collective.asyncreports.results.errorlog import full_text
 from collective.asyncreports.results.folder import FolderResultStore
 
@@ -37,7 +36,7 @@ class QueueContainer(Folder):
     def __init__(self, id, title=""):
         super().__init__(id)
         self.title = title
-        self._jobs = JobQueue(**SETTINGS.defaults())
+        self._jobs = JobQueue()
         self._csrf_secret = secrets.token_hex(32)
 
     @security.private

@@ -55,22 +55,7 @@ def check_post(request, secret=None):
     ``secret`` is the queue's own, for plain Zope; where Plone is installed
     the ICSRFTokens utility (plone.protect) checks the token instead.
     """
-    _require_post(request)
-    tokens = queryUtility(ICSRFTokens)
-    if tokens is not None:
-        valid = tokens.valid(request)
-    else:
-        given = request.form.get(TOKEN_FIELD, "")
-        valid = (secret is not None and isinstance(given, str)
-                 and hmac.compare_digest(given, _signed(secret)))
-    if not valid:
-        raise Forbidden("missing or wrong form token: reload the form and try again")
-
-
-def _require_post(request):
-    # A link or an image must not change anything: forms post.
-    if request.get("REQUEST_METHOD") != "POST":
-        raise Forbidden("this action changes data: it needs a POST from its form")
+    _check(request, _signed(secret) if secret is not None else None, "form")
 
 
 def add_form_token(request):
@@ -86,13 +71,19 @@ def add_form_token(request):
 
 def check_add_form(request):
     """Raise Forbidden unless the add form posted its token with its cookie."""
-    _require_post(request)
+    _check(request, request.cookies.get(ADD_FORM_COOKIE), "add form")
+
+
+def _check(request, expected, form):
+    """The guard: a POST, and the form's token (plone.protect's, else ``expected``)."""
+    # A link or an image must not change anything: forms post.
+    if request.get("REQUEST_METHOD") != "POST":
+        raise Forbidden(f"this action changes data: it needs a POST from its {form}")
     tokens = queryUtility(ICSRFTokens)
     if tokens is not None:
         valid = tokens.valid(request)
     else:
         given = request.form.get(TOKEN_FIELD, "")
-        cookie = request.cookies.get(ADD_FORM_COOKIE, "")
-        valid = isinstance(given, str) and bool(cookie) and hmac.compare_digest(given, cookie)
+        valid = isinstance(given, str) and bool(expected) and hmac.compare_digest(given, expected)
     if not valid:
-        raise Forbidden("missing or wrong form token: reload the add form and try again")
+        raise Forbidden(f"missing or wrong form token: reload the {form} and try again")

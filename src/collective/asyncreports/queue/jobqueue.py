@@ -22,6 +22,7 @@ from collective.asyncreports.queue import indexes
 from collective.asyncreports.queue.clock import now_or_time
 from collective.asyncreports.queue.job import Job
 from collective.asyncreports.queue.leases import Leases
+from collective.asyncreports.queue.settings import SETTINGS
 from collective.asyncreports.queue.states import ALL_STATES
 from collective.asyncreports.queue.states import FINAL_STATES
 from collective.asyncreports.queue.states import QUEUED
@@ -52,10 +53,10 @@ def _check_states(states):
 class JobQueue(Transitions, Leases, Persistent):
     """Jobs waiting, running and finished, and the workers that run them.
 
-    Settings are plain attributes: ``lease_seconds`` (how long a claim holds a
-    job without heartbeats), ``max_attempts`` (default per job),
-    ``backoff_seconds`` and ``backoff_max`` (delay before a retry),
-    ``retention_days`` (for callers that purge old jobs), ``clock_skew`` (how
+    Settings are plain attributes, declared in ``queue/settings.py``
+    (``lease_seconds``, ``max_attempts``, ``backoff_seconds``,
+    ``backoff_max``, ``retention_days``; keyword arguments here, defaults
+    from that table), and ``clock_skew`` (how
     far apart two machines' clocks may be: heartbeat times written by one
     worker are only trusted by another with this margin, see
     ``lease_expired``) and ``time_limit`` (seconds a report may run).
@@ -64,20 +65,13 @@ class JobQueue(Transitions, Leases, Persistent):
     default ``time.time()``).
     """
 
-    def __init__(
-        self,
-        lease_seconds=300,
-        max_attempts=3,
-        backoff_seconds=30,
-        backoff_max=3600,
-        retention_days=30,
-        clock_skew=60,
-    ):
-        self.lease_seconds = lease_seconds
-        self.max_attempts = max_attempts
-        self.backoff_seconds = backoff_seconds
-        self.backoff_max = backoff_max
-        self.retention_days = retention_days
+    def __init__(self, clock_skew=60, **settings):
+        defaults = SETTINGS.defaults()
+        unknown = sorted(set(settings) - set(defaults))
+        if unknown:
+            raise TypeError(f"JobQueue() got unknown settings: {', '.join(unknown)}")
+        for name, value in dict(defaults, **settings).items():
+            setattr(self, name, value)
         self.clock_skew = clock_skew
         self.time_limit = TIME_LIMIT
         self._jobs = OOBTree()

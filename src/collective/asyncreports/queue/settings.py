@@ -28,7 +28,7 @@ class Settings(tuple):
     """The table of settings, with the rules that join two of them."""
 
     def defaults(self):
-        """``{name: default}``, e.g. for ``JobQueue(**SETTINGS.defaults())``."""
+        """``{name: default}``: a new JobQueue's settings."""
         return {setting.name: setting.default for setting in self}
 
     def get(self, name):
