@@ -38,3 +38,43 @@ class SettingsTableTests(unittest.TestCase):
     def test_an_unknown_name_is_an_error(self):
         with self.assertRaises(KeyError):
             SETTINGS.get("lease")
+
+
+class SettingsFormTests(unittest.TestCase):
+    """The ZMI Settings tab's parsing (zmi/forms.py), from the same table."""
+
+    def parse(self, **fields):
+        from collective.asyncreports.zmi.forms import parse_settings
+
+        form = {name: str(value) for name, value in SETTINGS.defaults().items()}
+        form["server_url"] = ""
+        form.update(fields)
+        return parse_settings(form)
+
+    def problems(self, **fields):
+        from collective.asyncreports.errors import InvalidParameters
+
+        with self.assertRaises(InvalidParameters) as caught:
+            self.parse(**fields)
+        return dict(caught.exception.errors)
+
+    def test_the_defaults_parse_to_whole_numbers(self):
+        values = self.parse()
+        self.assertEqual(values, dict(SETTINGS.defaults(), server_url=""))
+
+    def test_bad_numbers_are_each_named_by_their_title(self):
+        problems = self.problems(lease_seconds="9", max_attempts="many", retention_days="")
+        self.assertEqual(set(problems), {
+            "Lease time (seconds)", "Maximum attempts", "Retention (days)"})
+
+    def test_hostile_values_are_refused_not_raised(self):
+        for value in (["1", "2"], {"a": "1"}, "1e3", "0x10", "1.5", "\x00", "9" * 50, True):
+            self.assertIn("Maximum attempts", self.problems(max_attempts=value), value)
+
+    def test_the_joint_rule_and_the_server_url(self):
+        problems = self.problems(backoff_seconds="600", backoff_max="60",
+                                 server_url="ftp://example.org")
+        self.assertEqual(problems["Longest backoff (seconds)"], "must not be below the backoff")
+        self.assertIn("must be an http(s) URL", problems["Server URL"])
+        self.assertEqual(self.parse(server_url="https://example.org/")["server_url"],
+                         "https://example.org")
