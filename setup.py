@@ -77,7 +77,7 @@ setup(
     },
     entry_points={
         "console_scripts": [
-            "asyncreports = collective.asyncreports.worker.cli:main",
+            "asyncreports = collective.asyncreports.cli:main",
         ],
         "z3c.autoinclude.plugin": [
             "target = plone",

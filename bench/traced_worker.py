@@ -72,7 +72,7 @@ def main(argv):
         taken.append(path)
 
     signal.signal(signal.SIGUSR1, dump)
-    from collective.asyncreports.worker.cli import main as cli_main
+    from collective.asyncreports.cli import main as cli_main
 
     return cli_main(argv)
 

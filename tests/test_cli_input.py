@@ -89,7 +89,7 @@ class BadInputTests(unittest.TestCase):
 
     def run_cli(self, args, config=None):
         config = self.system.instance.zope_conf if config is None else config
-        command = [sys.executable, "-m", "collective.asyncreports.worker.cli",
+        command = [sys.executable, "-m", "collective.asyncreports.cli",
                    "-C", str(config), *args]
         return subprocess.run(command, capture_output=True, timeout=120, env=child_env(
             self.system.instance.env), cwd=self.system.home)

@@ -19,10 +19,11 @@ from collective.asyncreports.reports.base import ReportType
 from collective.asyncreports.reports.interfaces import IReportType
 from collective.asyncreports.results.folder import FolderResultStore
 from collective.asyncreports.worker import runner
-from collective.asyncreports.worker.loop import EXIT_RECYCLE
-from collective.asyncreports.worker.loop import MAX_BATCH
+from collective.asyncreports.worker.claims import MAX_BATCH
+from collective.asyncreports.worker.claims import batch_size
+from collective.asyncreports.worker.exit_codes import EXIT_RECYCLE
 from collective.asyncreports.worker.loop import Worker
-from collective.asyncreports.worker.loop import batch_size
+from collective.asyncreports.worker.memory import forget
 from tests.system import pdf_text
 
 
@@ -393,7 +394,7 @@ class ForgetTests(unittest.TestCase):
             chunks.append(chunk)
             chunk = chunk.next
         self.assertGreater(len(chunks), 1)
-        runner.forget(result)
+        forget(result)
         self.assertEqual({obj._p_changed for obj in [result, *chunks]}, {None})  # ghosts
         self.assertFalse(root["other"]._p_changed)  # written earlier: left alone
         self.assertEqual(bytes(result.data), b"%PDF" * 100_000)  # loads again on use

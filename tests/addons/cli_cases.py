@@ -12,8 +12,8 @@ import sys
 
 import transaction
 
+from collective.asyncreports.cli import run
 from collective.asyncreports.worker.boot import boot
-from collective.asyncreports.worker.cli import run
 
 
 def main(zope_conf, cases_file):

@@ -35,7 +35,7 @@ def python_command(module, *args):
 
 def asyncreports_command(*args):
     """The ``asyncreports`` command line (``python -m``, see python_command)."""
-    return python_command("collective.asyncreports.worker.cli", *args)
+    return python_command("collective.asyncreports.cli", *args)
 
 
 def child_env(env=None):

@@ -13,10 +13,6 @@ only when its ``host_key`` (boot id and PID namespace) is this process's.
 import os
 import socket
 
-from collective.asyncreports import logger
-from collective.asyncreports.queue.states import FAILED
-from collective.asyncreports.results.errorlog import error_log_text
-
 
 def host_key():
     """This process's boot id and PID namespace, or None where unknown (no /proc)."""
@@ -61,29 +57,3 @@ def is_dead_here(record, key=None, hostname=None):
         and not pid_alive(record.pid)
     )
 
-
-def reap_dead_workers_here(session, worker_id, paths, once=False):
-    """At a worker's start: record its host key, and take back the jobs of
-    workers that died on this machine, attempt not counted (once each)."""
-    key = host_key()
-    hostname = socket.gethostname()
-
-    def step(app):
-        reaped = []
-        for path in paths:
-            queue = app.unrestrictedTraverse(path)
-            jobs = queue.job_queue()
-            jobs.worker_started(worker_id, host_key=key, once=once)
-            for record in jobs.workers_with_jobs():
-                if record.worker_id == worker_id or not is_dead_here(record, key, hostname):
-                    continue
-                reason = f"worker {record.worker_id} died (process {record.pid} is gone)"
-                for job in jobs.reap_worker(record.worker_id, reason, actor=worker_id):
-                    if job.state == FAILED:  # a poison job: abandoned, as by reap
-                        job.error_path = queue.result_store().store_error_log(
-                            job, error_log_text(job, job.error_message))
-                    reaped.append((job.id, job.state, record.worker_id))
-        return reaped
-
-    for job_id, state, dead in session.write(step):
-        logger.warning("job %s: its worker %s died on this host; now %s", job_id, dead, state)

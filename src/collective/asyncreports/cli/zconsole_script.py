@@ -7,8 +7,8 @@ from zope.conf and executes this file with ``app`` bound.
 import logging
 import sys
 
-from collective.asyncreports.worker.cli import LOG_FORMAT
-from collective.asyncreports.worker.cli import run
+from collective.asyncreports.cli import LOG_FORMAT
+from collective.asyncreports.cli import run
 
 
 if __name__ == "__main__":

@@ -1,0 +1,166 @@
+"""The ``asyncreports`` commands, each run on a booted Zope root: worker,
+submit, jobs, show, health."""
+
+import json
+import time
+
+import transaction
+from AccessControl.SecurityManagement import newSecurityManager
+from AccessControl.SecurityManagement import noSecurityManager
+from Acquisition import aq_base
+from Acquisition import aq_chain
+from zope.component.hooks import setSite
+from zope.component.interfaces import ISite
+
+from collective.asyncreports.cli.health import queue_problems
+from collective.asyncreports.errors import AsyncReportsError
+from collective.asyncreports.interfaces import IAsyncReportQueue
+from collective.asyncreports.locations import queue_paths
+from collective.asyncreports.public_url import known_public_url
+from collective.asyncreports.public_url import unknown_url_warning
+from collective.asyncreports.submission import submit
+from collective.asyncreports.users import find_user
+from collective.asyncreports.worker.exit_codes import EXIT_OK
+from collective.asyncreports.worker.exit_codes import EXIT_UNHEALTHY
+
+
+def _params(pairs):
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise AsyncReportsError(f"--param {pair!r}: expected NAME=VALUE")
+        params[name.strip()] = value
+    return params
+
+
+def _iso(timestamp):
+    if not timestamp:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def job_json(job, queue):
+    """The public JSON shape of a job (CLI ``--json``)."""
+    data = job.as_dict()
+    for name in ("created", "started", "finished", "not_before"):
+        data[name] = _iso(data.get(name))
+    data["result_url"] = queue.public_url(job.result_path) if job.result_path else None
+    data["error_url"] = queue.public_url(job.error_path) if job.error_path else None
+    return data
+
+
+def _find_queue(app, path):
+    if path is None:
+        paths = queue_paths(app._p_jar.root())
+        if len(paths) != 1:
+            found = ", ".join(paths) or "none"
+            raise AsyncReportsError(f"choose a queue with --queue (queues: {found})")
+        path = paths[0]
+    try:
+        queue = app.unrestrictedTraverse(path.lstrip("/"))
+    except (AttributeError, KeyError, LookupError, TypeError) as exc:
+        raise AsyncReportsError(f"no Async Report Queue at {path!r}") from exc
+    # The queue itself, not something that acquires from it (/asyncreports/results).
+    if not IAsyncReportQueue.providedBy(aq_base(queue)):
+        raise AsyncReportsError(f"no Async Report Queue at {path!r}")
+    # The site holding the queue (a Plone site) has local components: its
+    # report types and settings are found only while it is the current site.
+    setSite(_nearest_site(queue))
+    return queue
+
+
+def _nearest_site(obj):
+    for item in aq_chain(obj):
+        if ISite.providedBy(item):
+            return item
+    return None
+
+
+def _print_job(job, out):
+    out.write(f"{job.id}  {job.state:<9} {job.report:<20} {job.path}  "
+              f"owner={job.owner_id} attempts={job.attempts}/{job.max_attempts}\n")
+
+
+def command_worker(app, args, out):
+    from collective.asyncreports.worker.process import serve
+
+    for path in args.queue or ():
+        _find_queue(app, path)  # a queue that is not there: exit 2, not a traceback
+    setSite(None)
+    return serve(app._p_jar.db(), args)
+
+
+def command_submit(app, args, out):
+    queue = _find_queue(app, args.queue)
+    user = find_user(queue, args.user)
+    newSecurityManager(None, user)
+    try:
+        job = submit(queue, args.report, args.path, _params(args.param),
+                     priority=args.priority)
+        transaction.commit()
+    finally:
+        noSecurityManager()
+    out.write(job.id + "\n")
+    return EXIT_OK
+
+
+def command_jobs(app, args, out):
+    queue = _find_queue(app, args.queue)
+    jobs, total = queue.job_queue().list_jobs(
+        state=args.state, owner=args.owner, size=args.limit)
+    if args.json:
+        json.dump([job_json(job, queue) for job in jobs], out, indent=2)
+        out.write("\n")
+    else:
+        for job in jobs:
+            _print_job(job, out)
+        out.write(f"{len(jobs)} of {total} job(s)\n")
+    return EXIT_OK
+
+
+def command_show(app, args, out):
+    queue = _find_queue(app, args.queue)
+    job = queue.job_queue().get(args.job_id)
+    data = job_json(job, queue)
+    if args.json:
+        json.dump(data, out, indent=2)
+        out.write("\n")
+    else:
+        for name, value in data.items():
+            if name != "history":
+                out.write(f"{name:>16}: {value}\n")
+        for event in job.history:
+            out.write(f"{_iso(event['time'])}  {event['event']:<10} "
+                      f"{event.get('actor') or '-'}  {event.get('detail') or ''}\n")
+    return EXIT_OK
+
+
+def command_health(app, args, out):
+    paths = args.queue or queue_paths(app._p_jar.root())
+    problems = [] if paths else ["no queues: add an Async Report Queue"]
+    warnings = []
+    now = time.time()
+    for path in paths:
+        queue = _find_queue(app, path)
+        problems += queue_problems(path, queue.job_queue(), now, args.max_wait, args.window)
+        if known_public_url(queue) is None:
+            # Wrong links are no outage: said, but health still passes.
+            warnings.append(f"warning: queue {path}: {unknown_url_warning()}")
+    for problem in problems:
+        out.write(problem + "\n")
+    if not problems:
+        out.write(f"ok: {len(paths)} queue(s) served\n")
+    for warning in warnings:
+        out.write(warning + "\n")
+    return EXIT_UNHEALTHY if problems else EXIT_OK
+
+
+
+COMMANDS = {
+    "worker": command_worker,
+    "submit": command_submit,
+    "jobs": command_jobs,
+    "show": command_show,
+    "health": command_health,
+}

@@ -1,0 +1,116 @@
+"""The worker loop's short steps on its queues, each through its session.
+
+Reads (which queues, their lease, when the next job is due), claims, the
+record of a stopped worker, and taking back the jobs of workers that are
+gone. A job a reaper takes back fails when that was its last attempt (a
+poison job that kills its workers): it then gets its error log, like any
+failed job.
+"""
+
+import socket
+
+from collective.asyncreports import logger
+from collective.asyncreports.locations import queue_paths
+from collective.asyncreports.queue.states import FAILED
+from collective.asyncreports.worker.claims import claim_spread
+from collective.asyncreports.worker.endings import store_error_log
+from collective.asyncreports.worker.host import host_key
+from collective.asyncreports.worker.host import is_dead_here
+
+
+def registered_queues(session):
+    """The paths of every queue registered in the database."""
+    return session.read(lambda app: queue_paths(app._p_jar.root()))
+
+
+def shortest_lease(session, paths):
+    """The shortest lease, in seconds, of the queues at ``paths``."""
+    return min(session.read(
+        lambda app: [app.unrestrictedTraverse(p).job_queue().lease_seconds for p in paths]))
+
+
+def next_due(session, paths):
+    """When (epoch seconds) the next queued job becomes due, or None."""
+    def earliest(app):
+        dues = [app.unrestrictedTraverse(p).job_queue().next_due() for p in paths]
+        dues = [d for d in dues if d is not None]
+        return min(dues) if dues else None
+    return session.read(earliest)
+
+
+def claim(session, worker_id, paths, limit):
+    """Claim up to ``limit`` due jobs, in the order of ``paths``: [(path, job id, token)]."""
+    def claim_from(app):
+        claimed = []
+        for path in paths:
+            if len(claimed) >= limit:
+                break
+            jobs = app.unrestrictedTraverse(path).job_queue().claim(
+                worker_id, limit=limit - len(claimed),
+                spread=claim_spread(limit), start_first=not claimed)
+            claimed += [(path, job.id, job.lease_token) for job in jobs]
+        return claimed
+    return session.write(claim_from)
+
+
+def mark_stopped(session, worker_id, paths, status):
+    """Report the final counts (``status()``) and mark the worker's records as stopped."""
+    def mark(app):
+        for path in paths:
+            jobs = app.unrestrictedTraverse(path).job_queue()
+            jobs.heartbeat(worker_id, **status())
+            jobs.worker_stopped(worker_id)
+    session.write(mark)
+
+
+def reap_lost_leases(session, worker_id, paths, seen):
+    """Requeue or abandon jobs whose lease expired (their worker went silent).
+
+    ``seen`` holds, per queue path, what this worker saw of other workers'
+    heartbeats: it tells a dead worker by this worker's clock alone.
+    """
+    def step(app):
+        reaped = []
+        for path in paths:
+            queue = app.unrestrictedTraverse(path)
+            jobs = queue.job_queue().reap(actor=worker_id, seen=seen.setdefault(path, {}))
+            reaped += _logged_if_abandoned(queue, jobs)
+        return reaped
+
+    for job_id, state in session.write(step):
+        logger.warning("job %s: lease expired, now %s", job_id, state)
+
+
+def reap_dead_workers_here(session, worker_id, paths, once=False):
+    """At a worker's start: record its host key, and take back the jobs of
+    workers that died on this machine, attempt not counted (once each)."""
+    key = host_key()
+    hostname = socket.gethostname()
+
+    def step(app):
+        reaped = []
+        for path in paths:
+            queue = app.unrestrictedTraverse(path)
+            jobs = queue.job_queue()
+            jobs.worker_started(worker_id, host_key=key, once=once)
+            for record in jobs.workers_with_jobs():
+                if record.worker_id == worker_id or not is_dead_here(record, key, hostname):
+                    continue
+                reason = f"worker {record.worker_id} died (process {record.pid} is gone)"
+                jobs_back = jobs.reap_worker(record.worker_id, reason, actor=worker_id)
+                reaped += [(job_id, state, record.worker_id)
+                           for job_id, state in _logged_if_abandoned(queue, jobs_back)]
+        return reaped
+
+    for job_id, state, dead in session.write(step):
+        logger.warning("job %s: its worker %s died on this host; now %s", job_id, dead, state)
+
+
+def _logged_if_abandoned(queue, jobs):
+    """Store the error log of each reaped job that failed; return [(id, state)]."""
+    ended = []
+    for job in jobs:
+        if job.state == FAILED:
+            job.error_path = store_error_log(queue, job, job.error_message)
+        ended.append((job.id, job.state))
+    return ended
