@@ -173,7 +173,7 @@ class ForgedJobTests(HostileTestCase):
         transaction.commit()
         (claimed,) = self.jobs.claim("w")
         transaction.commit()
-        outcome = runner.JobRunner(self.layer["zodbDB"], "w", step_backoff=0).run(
+        outcome = runner.JobRunner(self.layer["zodbDB"], step_backoff=0).run(
             "/asyncreports", job.id, claimed.lease_token)
         transaction.begin()
         self.assertEqual(outcome, runner.FAILED)
@@ -224,7 +224,7 @@ class GuessingTests(HostileTestCase):
         logout()
         (claimed,) = self.jobs.claim("w")
         transaction.commit()
-        runner.JobRunner(self.layer["zodbDB"], "w").run("/asyncreports", good.id,
+        runner.JobRunner(self.layer["zodbDB"]).run("/asyncreports", good.id,
                                                         claimed.lease_token)
         transaction.begin()
         url = "http://nohost" + self.jobs.get(good.id).result_path

@@ -51,7 +51,7 @@ class PloneRunnerTests(unittest.TestCase):
         self.queue = self.portal[QUEUE_ID]
         self.jobs = self.queue.job_queue()
         self.queue_path = "/".join(self.queue.getPhysicalPath())
-        self.runner = runner.JobRunner(self.layer["zodbDB"], WORKER, step_backoff=0)
+        self.runner = runner.JobRunner(self.layer["zodbDB"], step_backoff=0)
 
     def enqueue(self, report="content-inventory", owner=testing.EDITOR, path="/plone/docs",
                 params=None):

@@ -106,7 +106,7 @@ class ZMIPrivacyTests(PrivacyCase):
         transaction.commit()
         (claimed,) = self.jobs.claim("w")
         transaction.commit()
-        runner.JobRunner(self.layer["zodbDB"], "w", step_backoff=0).run(
+        runner.JobRunner(self.layer["zodbDB"], step_backoff=0).run(
             "/asyncreports", job.id, claimed.lease_token)
         transaction.begin()
         return self.jobs.get(job.id)
@@ -225,7 +225,7 @@ class PlonePrivacyTests(PrivacyCase):
         transaction.commit()
         (claimed,) = self.jobs.claim("w")
         transaction.commit()
-        runner.JobRunner(self.layer["zodbDB"], "w", step_backoff=0).run(
+        runner.JobRunner(self.layer["zodbDB"], step_backoff=0).run(
             self.queue_path, job.id, claimed.lease_token)
         setSite(self.portal)
         transaction.begin()

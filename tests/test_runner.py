@@ -69,7 +69,7 @@ class RunnerTestCase(unittest.TestCase):
         registry = getGlobalSiteManager()
         registry.registerUtility(self.report, IReportType, "whoami")
         self.addCleanup(registry.unregisterUtility, self.report, IReportType, "whoami")
-        self.runner = runner.JobRunner(self.layer["zodbDB"], WORKER, step_backoff=0)
+        self.runner = runner.JobRunner(self.layer["zodbDB"], step_backoff=0)
 
     def enqueue(self, owner=testing.REPORTER, path="/docs", report="whoami"):
         job = self.jobs.enqueue(report, path, {}, owner_id=owner, queue_path="/asyncreports")

@@ -70,9 +70,7 @@ class JobRunner:
     tests: retry at once). Conflicts under load clear within moments.
     """
 
-    # ``_unused_worker_id``: callers in tests still pass a worker id, which
-    # the runner never needed (leases are checked by token). Drop it with them.
-    def __init__(self, db, _unused_worker_id=None, watchdog=None, step_attempts=STEP_ATTEMPTS,
+    def __init__(self, db, watchdog=None, step_attempts=STEP_ATTEMPTS,
                  step_backoff=STEP_BACKOFF, on_start=lambda job_id: None):
         self.db = db
         self.watchdog = watchdog or Watchdog()
