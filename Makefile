@@ -5,6 +5,11 @@ BIN := $(VENV)/bin
 ZEO_PORT ?= 8100
 HTTP_PORT ?= 8080
 TEST_ARGS ?=
+# One group of tests/ alone: unit, integration, system or browser.
+GROUP ?=
+# Test modules live in tests/ and its groups' folders.
+TESTRUNNER = $(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) \
+	--tests-pattern='^(tests|unit|integration|system|browser)$$'
 QUICK ?=
 STAMP := $(VENV)/.installed
 
@@ -25,7 +30,7 @@ run: install font-deps
 stop:
 	$(BIN)/python -m collective.asyncreports.dev stop --home .
 
-# Debian's chromium for the real-browser tests (tests/test_browser.py); root only,
+# Debian's chromium for the real-browser tests (tests/browser/test_browser.py); root only,
 # otherwise those tests skip and say why.
 browser-deps:
 	scripts/install-chromium.sh
@@ -36,12 +41,12 @@ font-deps:
 	scripts/install-fonts.sh
 
 test: install browser-deps font-deps
-	$(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) --all $(TEST_ARGS)
+	$(TESTRUNNER) --all $(if $(GROUP),-m '^tests\.$(GROUP)\.',) $(TEST_ARGS)
 
 # The README's images, from the real-browser tests (other test runs leave them alone).
 screenshots: install browser-deps
 	ASYNCREPORTS_SCREENSHOTS=$(CURDIR)/docs/screenshots \
-		$(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) --all -t test_browser
+		$(TESTRUNNER) --all -m '^tests\.browser\.'
 
 bench: install
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)

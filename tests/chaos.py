@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 
-# The checkout's root, so ``tests.chaos`` and ``tests.system`` import.
+# The checkout's root, so ``tests.chaos`` and ``tests.processes`` import.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.chaos.soak import main  # noqa: E402

@@ -1,1 +1,1 @@
-"""Helpers for the real-browser tests (tests/test_browser.py)."""
+"""Helpers for the real-browser tests (tests/browser/test_browser.py)."""

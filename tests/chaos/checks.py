@@ -14,7 +14,7 @@ from collective.asyncreports.queue import CANCELLED
 from collective.asyncreports.queue import DONE
 from collective.asyncreports.queue import FAILED
 from collective.asyncreports.queue import FINAL_STATES
-from tests.system import queue_in
+from tests.processes import queue_in
 
 
 EXAMPLES = 5  # failing items named per check

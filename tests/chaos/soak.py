@@ -25,8 +25,8 @@ from collective.asyncreports.dev.processes import free_port
 from tests.chaos import checks
 from tests.chaos.faults import Faults
 from tests.chaos.processes import Cluster
-from tests.system import ADDONS
-from tests.system import queue_in
+from tests.processes import ADDONS
+from tests.processes import queue_in
 
 
 SUBMITTER = Path(__file__).with_name("submitter.py")

@@ -1,6 +1,6 @@
 """Test add-on: a worker that pauses before its first read of the database.
 
-On PYTHONPATH of a worker (tests/test_zeo_crashes.py), this opens a window
+On PYTHONPATH of a worker (tests/system/test_zeo_crashes.py), this opens a window
 between boot and the worker's start-up reads, so a test can freeze and kill
 the real ZEO server while those reads wait for it.
 """

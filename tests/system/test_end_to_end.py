@@ -5,7 +5,6 @@ import json
 import re
 import subprocess
 import tempfile
-import textwrap
 import time
 import unittest
 import urllib.error
@@ -13,46 +12,16 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from OFS.Folder import manage_addFolder
-from OFS.Image import manage_addFile
-
 from collective.asyncreports.dev.processes import Instance
 from collective.asyncreports.dev.processes import asyncreports_command
 from collective.asyncreports.dev.processes import child_env
 from collective.asyncreports.dev.processes import free_port
-from collective.asyncreports.permissions import QueueReport
-from tests.system import discard
-from tests.system import pdf_text
-from tests.system import started_instance
-from tests.system import wait_for
-from tests.system import write_over_zeo
-
-
-PASSWORD = "e2e-password"
-
-BROKEN_REPORT = '''
-"""A third-party report type whose code fails, to test error logs."""
-
-from collective.asyncreports.reports.base import ReportType
-
-
-class BrokenReport(ReportType):
-    name = "broken"
-    title = "Broken report"
-
-    def render(self, context, request, parameters):
-        raise RuntimeError("the report code broke on purpose")
-'''
-
-BROKEN_ZCML = """
-<configure xmlns="http://namespaces.zope.org/zope">
-  <utility
-      name="broken"
-      factory=".BrokenReport"
-      provides="collective.asyncreports.reports.interfaces.IReportType"
-      />
-</configure>
-"""
+from tests.layers import PASSWORD
+from tests.layers import RunningSystemLayer
+from tests.processes import discard
+from tests.processes import pdf_text
+from tests.processes import wait_for
+from tests.processes import write_over_zeo
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -60,41 +29,6 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, *args, **kwargs):
         return None
-
-
-class RunningSystemLayer:
-    """A zope.testrunner layer: one ZEO server and one Zope instance, stopped by PID."""
-
-    @classmethod
-    def setUp(cls):
-        cls.home = Path(tempfile.mkdtemp(prefix="asyncreports-e2e-"))
-        addon = cls.home / "addons" / "brokenreport"
-        addon.mkdir(parents=True)
-        (addon / "__init__.py").write_text(textwrap.dedent(BROKEN_REPORT))
-        (addon / "configure.zcml").write_text(BROKEN_ZCML)
-        cls.instance = started_instance(
-            cls.home, ["--password", PASSWORD], prepare=build_site,
-            extra_packages=["brokenreport"], env={"PYTHONPATH": str(cls.home / "addons")})
-
-    @classmethod
-    def tearDown(cls):
-        discard(cls.instance)
-
-
-def build_site(app):
-    """Users, a Reporter role and content."""
-    app._addRole("Reporter")
-    for user_id, roles in (("alice", ["Reporter"]), ("carol", ["Reporter"]), ("bob", [])):
-        app.acl_users._doAddUser(user_id, PASSWORD, roles, [])
-    queue = app.asyncreports
-    queue.manage_permission(QueueReport, ["Manager", "Reporter"], acquire=0)
-    queue.manage_permission("View management screens", ["Manager", "Reporter"], acquire=0)
-    manage_addFolder(app, "docs", "Documents")
-    manage_addFile(app.docs, "agenda.txt", b"1. Welcome", "Agenda")
-    manage_addFolder(app.docs, "minutes", "Meeting minutes")
-    manage_addFile(app.docs.minutes, "2026-01.txt", b"x" * 1234, "January minutes")
-    manage_addFolder(app, "secret", "Not for reporters")
-    app.secret.manage_permission("View", ["Manager"], acquire=0)
 
 
 class EndToEndTests(unittest.TestCase):

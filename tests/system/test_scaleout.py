@@ -23,12 +23,12 @@ from pathlib import Path
 import ZEO
 
 from collective.asyncreports.dev.processes import Instance
-from tests.system import QUEUE
-from tests.system import queue_in
-from tests.system import wait_for
+from tests.processes import ADDONS
+from tests.processes import QUEUE
+from tests.processes import queue_in
+from tests.processes import wait_for
 
 
-ADDONS = Path(__file__).parent / "addons"
 JOBS = 500
 ZEO_PORT = 8100  # every namespace has all its ports free
 HOSTS = ("zeo", "w1", "w2")  # host name -> address .1, .2, .3 on the LAN

@@ -24,7 +24,7 @@ from collective.asyncreports.worker.claims import batch_size
 from collective.asyncreports.worker.exit_codes import EXIT_RECYCLE
 from collective.asyncreports.worker.loop import Worker
 from collective.asyncreports.worker.memory import forget
-from tests.system import pdf_text
+from tests.processes import pdf_text
 
 
 WORKER = "test-worker"

@@ -9,96 +9,27 @@ Without /usr/bin/chromium, or when Playwright cannot start it, every test
 here skips and says why.
 """
 
-import shutil
-import tempfile
 import time
 import unittest
 import urllib.parse
 from pathlib import Path
 
-import ZEO
-from OFS.Folder import manage_addFolder
-from OFS.Image import manage_addFile
-
 from collective.asyncreports.dev.bootstrap import plone_installed
 from tests.browser import chromium
 from tests.browser.chromium import screenshot
-from tests.system import discard
-from tests.system import pdf_text
-from tests.system import queue_in
-from tests.system import started_instance
+from tests.layers import ADMIN_PASSWORD
+from tests.layers import MEMBER
+from tests.layers import MEMBER_PASSWORD
+from tests.layers import PLONE_QUEUE
+from tests.layers import SITE_MANAGER
+from tests.layers import SITE_MANAGER_PASSWORD
+from tests.layers import ZMI_QUEUE_ID
+from tests.layers import LiveSiteLayer
+from tests.processes import pdf_text
 
 
-ADMIN_PASSWORD = "admin-password"
-MEMBER, MEMBER_PASSWORD = "member", "member-password"
-SITE_MANAGER, SITE_MANAGER_PASSWORD = "siteadmin", "siteadmin-password"
-PLONE_QUEUE = "/Plone/portal_asyncreports"
-ZMI_QUEUE_ID = "reports"
 TIMEOUT = 30_000  # ms, for every Playwright wait
 JOB_TIMEOUT = 90_000  # ms, for a job to be run by a worker that has to boot first
-
-
-def build_site(app):
-    """Content for the ZMI report; a plain member and a Manager in Plone."""
-    manage_addFolder(app, "docs", "Documents")
-    manage_addFile(app.docs, "agenda.txt", b"1. Welcome", "Agenda")
-    manage_addFolder(app.docs, "minutes", "Meeting minutes")
-    manage_addFile(app.docs.minutes, "2026-01.txt", b"x" * 1234, "January minutes")
-    if "Plone" in app.objectIds():
-        users = app.Plone.acl_users
-        for user_id, password, role in ((MEMBER, MEMBER_PASSWORD, "Member"),
-                                        (SITE_MANAGER, SITE_MANAGER_PASSWORD, "Manager")):
-            users.source_users.addUser(user_id, user_id, password)
-            users.portal_role_manager.assignRoleToPrincipal(role, user_id)
-
-
-class LiveSiteLayer:
-    """Chromium, then ZEO + Zope (ZMI queue, Plone site, users and content), by PID."""
-
-    unavailable = None
-    playwright = browser = instance = db = home = None
-
-    @classmethod
-    def setUp(cls):
-        try:
-            cls.playwright, cls.browser = chromium.launch()
-        except chromium.Unavailable as exc:
-            # No servers either: every test of this layer skips with the reason.
-            cls.unavailable = str(exc)
-            return
-        cls.home = Path(tempfile.mkdtemp(prefix="asyncreports-browser-"))
-        plone = ["--plone"] if plone_installed() else []
-        try:
-            cls.instance = started_instance(
-                cls.home, ["--password", ADMIN_PASSWORD, *plone], prepare=build_site)
-            cls.db = ZEO.DB(("127.0.0.1", cls.instance.zeo_port))
-        except BaseException:
-            cls.tearDown()
-            raise
-        # The bootstrap installs Plone's theme and themes 127.0.0.1 too.
-        cls.url = cls.instance.url
-
-    @classmethod
-    def tearDown(cls):
-        if cls.browser is not None:
-            cls.browser.close()
-            cls.playwright.stop()
-            cls.browser = cls.playwright = None
-        if cls.db is not None:
-            cls.db.close()
-            cls.db = None
-        if cls.instance is not None:
-            discard(cls.instance)
-            cls.instance = None
-        if cls.home is not None:
-            shutil.rmtree(cls.home, ignore_errors=True)
-            cls.home = None
-
-    @classmethod
-    def job_state(cls, queue_path, job_id):
-        """The job's state as committed in the database, read over ZEO."""
-        with queue_in(cls.db, queue_path) as queue:
-            return queue.job_queue().get(job_id).state
 
 
 class BrowserTestCase(unittest.TestCase):

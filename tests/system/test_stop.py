@@ -25,8 +25,8 @@ from collective.asyncreports.dev.processes import python_command
 from collective.asyncreports.queue import WorkerRecord
 from collective.asyncreports.worker.host import host_key
 from collective.asyncreports.worker.host import is_dead_here
-from tests.system import System
-from tests.system import wait_for
+from tests.processes import System
+from tests.processes import wait_for
 
 
 def _alive(pid):

@@ -9,13 +9,13 @@ import os
 import subprocess
 import sys
 import unittest
-from pathlib import Path
 
 from collective.asyncreports.dev.processes import child_env
-from tests.system import System
+from tests.processes import ADDONS
+from tests.processes import System
 
 
-CLI_CASES = Path(__file__).parent / "addons" / "cli_cases.py"
+CLI_CASES = ADDONS / "cli_cases.py"
 
 
 # Caught while the command line is read, before Zope boots.

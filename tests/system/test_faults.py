@@ -6,18 +6,18 @@ import re
 import signal
 import time
 import unittest
-from pathlib import Path
 
 import pypdf
 
-from tests.system import System
+from tests.processes import ADDONS
+from tests.processes import System
 
 
 def pdf_text(data):
     return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
 
 
-OTHER_HOST = Path(__file__).parent / "addons" / "otherhost"
+OTHER_HOST = ADDONS / "otherhost"
 
 
 def other_host(system, hostname="otherhost"):
@@ -282,8 +282,8 @@ class CrossClientTests(FaultTestCase):
         self.assertLess(job["started"] - job["created"], 5)
 
 
-CLOCK_AHEAD = Path(__file__).parent / "addons" / "clockahead"
-SUBMIT_MANY = Path(__file__).parent / "addons" / "submit_many.py"
+CLOCK_AHEAD = ADDONS / "clockahead"
+SUBMIT_MANY = ADDONS / "submit_many.py"
 
 
 class ClockSkewTests(FaultTestCase):

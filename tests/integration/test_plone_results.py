@@ -17,7 +17,7 @@ from collective.asyncreports.plone.queue import QUEUE_ID
 from collective.asyncreports.reports.base import ReportType
 from collective.asyncreports.reports.interfaces import IReportType
 from collective.asyncreports.worker import runner
-from tests.system import pdf_text
+from tests.processes import pdf_text
 
 
 WORKER = "plone-test-worker"

@@ -10,14 +10,14 @@ import random
 import signal
 import time
 import unittest
-from pathlib import Path
 
 import ZEO
 
 from collective.asyncreports.dev.processes import python_command
 from collective.asyncreports.dev.processes import wait_for_port
-from tests.system import QUEUE
-from tests.system import System
+from tests.processes import ADDONS
+from tests.processes import QUEUE
+from tests.processes import System
 
 
 class CrashTestCase(unittest.TestCase):
@@ -145,7 +145,7 @@ class DiesWhileTheWorkerStartsTests(CrashTestCase):
         """The server freezes, then dies, while the worker's first reads wait for it."""
         system = self.system
         job_id = system.submit("noop")
-        slowstart = str(Path(__file__).parent / "addons" / "slowstart")
+        slowstart = str(ADDONS / "slowstart")
         worker = system.start_worker(env={
             "PYTHONPATH": f"{slowstart}:{system.instance.env['PYTHONPATH']}"})
         system.wait_for_log(worker, "slowstart: reading the queues")

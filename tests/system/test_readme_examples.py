@@ -20,13 +20,13 @@ import ZEO
 
 from collective.asyncreports.dev.bootstrap import plone_installed
 from collective.asyncreports.dev.processes import asyncreports_command
-from tests.system import discard
-from tests.system import queue_in
-from tests.system import started_instance
-from tests.system import wait_for
+from tests.processes import discard
+from tests.processes import queue_in
+from tests.processes import started_instance
+from tests.processes import wait_for
 
 
-README = Path(__file__).parent.parent / "README.rst"
+README = Path(__file__).parents[2] / "README.rst"
 COMMAND = ".venv/bin/asyncreports -C etc/zope.conf"
 JOB_ID = re.compile(r"\b[0-9a-f]{17}\b")
 

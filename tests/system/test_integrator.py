@@ -12,8 +12,8 @@ from pathlib import Path
 
 from collective.asyncreports.dev.processes import asyncreports_command
 from collective.asyncreports.dev.processes import child_env
-from tests.system import discard
-from tests.system import started_instance
+from tests.processes import discard
+from tests.processes import started_instance
 
 
 class PersistentCacheTests(unittest.TestCase):
@@ -113,7 +113,7 @@ class PublicURLTests(unittest.TestCase):
                       logged.output[0])
 
     def test_health_warns_when_no_public_url_is_known(self):
-        from tests.system import System
+        from tests.processes import System
 
         system = System()
         self.addCleanup(system.close)

@@ -3,7 +3,7 @@
 import time
 import unittest
 
-from tests.system import System
+from tests.processes import System
 
 
 class WorkerCountsTests(unittest.TestCase):

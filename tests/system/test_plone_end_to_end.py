@@ -2,40 +2,16 @@
 
 import base64
 import json
-import tempfile
 import unittest
-from pathlib import Path
 
 from wsgiproxy import HostProxy
 from zope.testbrowser.browser import Browser
 
-from tests.system import discard
-from tests.system import pdf_text
-from tests.system import started_instance
+from tests.layers import PloneSystemLayer
+from tests.processes import pdf_text
 
 
 QUEUE = "/Plone/portal_asyncreports"
-
-
-class PloneSystemLayer:
-    """ZEO server, Zope with /Plone (add-on installed, demo folder, editor), by PID."""
-
-    @classmethod
-    def setUp(cls):
-        home = Path(tempfile.mkdtemp(prefix="asyncreports-plone-e2e-"))
-        cls.instance = started_instance(
-            home, ["--password", "admin-password", "--plone"], prepare=add_member)
-
-    @classmethod
-    def tearDown(cls):
-        discard(cls.instance)
-
-
-def add_member(app):
-    """A plain Member of the site."""
-    users = app.Plone.acl_users
-    users.source_users.addUser("member", "member", "member-password")
-    users.portal_role_manager.assignRoleToPrincipal("Member", "member")
 
 
 class PloneEndToEndTests(unittest.TestCase):
