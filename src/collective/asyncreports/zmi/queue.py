@@ -1,4 +1,4 @@
-"""The "Async Report Queue" ZMI object: a folder holding the job queue and results."""
+"""The "Async Report Queue" ZMI object: the queue (container.py) with its tabs."""
 
 import uuid
 from urllib.parse import urlencode
