@@ -9,10 +9,18 @@ from typing import NamedTuple
 
 from AccessControl import Unauthorized
 from AccessControl import getSecurityManager
+from zExceptions import NotFound
+from zope.schema.interfaces import IBool
+from zope.schema.interfaces import IChoice
 
+from collective.asyncreports import events
 from collective.asyncreports import validation
 from collective.asyncreports.errors import AsyncReportsError
+from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.permissions import ManageQueue
+from collective.asyncreports.reports.registry import get_report
+from collective.asyncreports.reports.registry import schema_fields
+from collective.asyncreports.submission import submit
 
 
 class Viewer(NamedTuple):
@@ -33,6 +41,114 @@ def viewer(queue):
                   bool(security.checkPermission(ManageQueue, queue)))
 
 
+def job_for(queue, job_id, name="job id"):
+    """The job ``job_id`` if the current user may see it (a job page).
+
+    :raises BadInput: no single short text.
+    :raises NotFound: there is no such job.
+    :raises Unauthorized: it is somebody else's and the user does not
+        manage the queue.
+    """
+    job_id, jobs = validation.job_id(job_id, name), queue.job_queue()
+    if not job_id or job_id not in jobs:
+        raise NotFound(f"no job with id {job_id!r}")
+    job = jobs.get(job_id)
+    if not viewer(queue).may_see(job):
+        raise Unauthorized(f"you may not see job {job_id}")
+    return job
+
+
+JOB_ACTIONS = ("cancel", "retry", "run_again")
+
+
+def job_action(queue, job_id, action):
+    """Run one action of a job's page: ``cancel``, ``retry`` or ``run_again``.
+
+    Returns ``(message, job id to show next)``: the same job, or the new one
+    for *Run again*.
+
+    :raises BadInput: an unknown action.
+    :raises NotFound, Unauthorized: see ``job_for``; also *Retry* by
+        somebody who does not manage the queue, and *Run again* by somebody
+        who may no longer queue that report there.
+    """
+    action = validation.one_of(action, "action", JOB_ACTIONS)
+    job = job_for(queue, job_id)
+    if action == "cancel":
+        return cancel(queue, [job.id]), job.id
+    if action == "retry":
+        if not viewer(queue).manager:
+            raise Unauthorized("only those who manage the queue may retry jobs")
+        return retry(queue, [job.id]), job.id
+    try:
+        new = run_again(queue, job)
+    except InvalidJobRequest as exc:  # the report, target or parameters no longer pass
+        return f"Job {job.id} cannot run again: {exc}", job.id
+    return f"Queued job {new.id}, a new run of job {job.id}.", new.id
+
+
+def run_again(queue, job):
+    """Queue ``job``'s report on its target with its parameters again, as the
+    current user, through ``submission.submit``: every check runs again (the
+    report may be gone, the user may have lost the right, the target moved).
+
+    :raises Unauthorized, InvalidJobRequest: as ``submit`` does.
+    """
+    report = get_report(job.report)  # UnknownReport when its add-on is gone
+    raw = {}
+    for name, field in schema_fields(report):
+        if name in job.params:
+            text = _as_text(field, job.params[name])
+            if text is not None:
+                raw[name] = text
+    return submit(queue, job.report, job.path, raw, priority=job.priority)
+
+
+def _as_text(field, value):
+    """A stored parameter value as the text a form would send, for ``submit``."""
+    if value is None:
+        return None
+    if IBool.providedBy(field):
+        return "yes" if value else "no"
+    if IChoice.providedBy(field):
+        vocabulary = field.vocabulary
+        try:
+            return vocabulary.getTerm(value).token
+        except (AttributeError, LookupError):
+            return str(value)
+    return str(value)
+
+
+def delete_own(queue, job_ids):
+    """Delete the current user's own finished jobs and their results (My reports).
+
+    Only final jobs, only the user's own, managers too (they purge any job
+    from the queue view).
+
+    :raises Unauthorized: a job id of somebody else's job (nothing is
+        deleted then).
+    """
+    who, jobs = viewer(queue), queue.job_queue()
+    ids = validation.job_ids(job_ids)
+    mine, problems = [], []
+    for job_id in ids:
+        if job_id not in jobs:
+            problems.append(f"{job_id}: no such job")
+            continue
+        job = jobs.get(job_id)
+        if job.owner_id != who.user_id:
+            raise Unauthorized(f"you may not delete job {job_id}")
+        if job.is_final:
+            mine.append(job_id)
+        else:
+            problems.append(f"{job_id}: not finished yet (cancel it first)")
+    if not ids:
+        return "Choose jobs to delete."
+    deleted = queue.purge(job_ids=mine) if mine else []
+    return (f"Deleted {len(deleted)} job(s) and their results."
+            + "".join(f" {problem}." for problem in problems))
+
+
 def cancel(queue, job_ids):
     """Cancel jobs: managers any job, other users only their own.
 
@@ -44,7 +160,14 @@ def cancel(queue, job_ids):
     for job_id in job_ids:
         if job_id in jobs and not who.may_see(jobs.get(job_id)):
             raise Unauthorized(f"you may not cancel job {job_id}")
-    return _each(job_ids, jobs.cancel, "Cancelled", who.user_id)
+    return _each(job_ids, lambda job_id, actor: _cancel(queue, job_id, actor),
+                 "Cancelled", who.user_id)
+
+
+def _cancel(queue, job_id, actor):
+    """Cancel one job; a queued one is cancelled now, in this transaction:
+    JobCancelled (a running one when its worker stops it)."""
+    events.ended(queue, queue.job_queue().cancel(job_id, actor=actor))
 
 
 def retry(queue, job_ids):

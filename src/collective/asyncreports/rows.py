@@ -7,7 +7,10 @@ trimmed (results/errorlog.py).
 
 import time
 
+from collective.asyncreports.errors import UnknownReport
 from collective.asyncreports.queue.position import standing
+from collective.asyncreports.queue.states import RUNNING
+from collective.asyncreports.reports.registry import get_report
 from collective.asyncreports.results.errorlog import owner_text
 
 
@@ -18,7 +21,33 @@ def when(timestamp):
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
 
 
-def job_row(job, request, jobs, manager=False, served_with=((), ()), full_error_url=None):
+def moment(timestamp, local_time=when):
+    """A time as every listing shows it, or None for none.
+
+    ``local_time`` is the UI's one formatting of epoch seconds in its time
+    zone (the ZMI: the server's; Plone: the site's). The dict has ``iso``
+    (UTC, for ``<time datetime>``), ``utc`` (the hover text) and ``local``.
+    """
+    if not timestamp:
+        return None
+    return {
+        "iso": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp)),
+        "utc": when(timestamp),
+        "local": local_time(timestamp),
+    }
+
+
+def report_title(name):
+    """The title of the report type ``name``; the name itself for an unknown one
+    (a report whose add-on was removed since the job was queued)."""
+    try:
+        return str(get_report(name).title)
+    except UnknownReport:
+        return name
+
+
+def job_row(job, request, jobs, manager=False, served_with=((), ()), full_error_url=None,
+            local_time=when):
     """Return what a listing shows of ``job``: state, progress, times and links.
 
     ``manager``: the viewer manages the queue, and sees error messages whole
@@ -26,13 +55,14 @@ def job_row(job, request, jobs, manager=False, served_with=((), ()), full_error_
     (results/errorlog.py). ``served_with``: the database's other JobQueues,
     (claimed before this one, after), for queue/position.py.
     ``full_error_url``: a function of the job giving the URL of the UI's
-    full-error-log view, for managers.
+    full-error-log view, for managers. ``local_time``: see ``moment``.
     """
     error_message = job.error_message or ""
     where = standing(job, jobs, *served_with)
     return {
         "id": job.id,
         "report": job.report,
+        "title": report_title(job.report),
         "path": job.path,
         "owner": job.owner_id,
         "state": job.state,
@@ -40,9 +70,9 @@ def job_row(job, request, jobs, manager=False, served_with=((), ()), full_error_
         "progress_message": job.progress_message,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
-        "created": when(job.created),
-        "started": when(job.started),
-        "finished": when(job.finished),
+        "created": moment(job.created, local_time),
+        "started": moment(job.started, local_time),
+        "finished": moment(job.finished, local_time),
         "error_message": error_message if manager else owner_text(error_message),
         "cancel_requested": job.cancel_requested,
         # What runs first and why it waits, or that it is claimed but not started.
@@ -59,7 +89,42 @@ def job_row(job, request, jobs, manager=False, served_with=((), ()), full_error_
     }
 
 
-def worker_rows(jobs, now=None):
+def job_detail(job, request, jobs, manager=False, served_with=((), ()), full_error_url=None,
+               local_time=when):
+    """What a job's own page shows: its row, and parameters, history and worker.
+
+    Event details are error messages too, so owners see them trimmed as well.
+    """
+    row = job_row(job, request, jobs, manager, served_with, full_error_url, local_time)
+    row.update(
+        params=[{"name": name, "value": _shown(value)}
+                for name, value in sorted(job.params.items())],
+        history=[{
+            "time": moment(event.get("time"), local_time),
+            "actor": event.get("actor") or "",
+            "event": event.get("event") or "",
+            "detail": (event.get("detail") or "") if manager
+            else owner_text(event.get("detail") or ""),
+        } for event in reversed(job.history)],
+        worker=job.lease_worker if job.state == RUNNING else None,
+        priority=job.priority,
+        not_before=moment(job.not_before, local_time) if job.is_active else None,
+        final=job.is_final,
+    )
+    return row
+
+
+def _shown(value):
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return ", ".join(str(each) for each in value)
+    return str(value)
+
+
+def worker_rows(jobs, now=None, local_time=when):
     """The workers known to ``jobs`` (a JobQueue), newest heartbeat first."""
     now = time.time() if now is None else now
     rows = []
@@ -67,6 +132,7 @@ def worker_rows(jobs, now=None):
         row = record.as_dict()
         row["alive"] = record.is_alive(now, jobs.lease_seconds)
         row["last_heartbeat_display"] = when(record.last_heartbeat)
+        row["last_heartbeat_time"] = moment(record.last_heartbeat, local_time)
         rows.append(row)
     return sorted(rows, key=lambda row: row["last_heartbeat"] or 0, reverse=True)
 

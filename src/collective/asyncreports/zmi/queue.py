@@ -1,5 +1,6 @@
 """The "Async Report Queue" ZMI object: the queue (container.py) with its tabs."""
 
+import time
 import uuid
 from urllib.parse import urlencode
 
@@ -25,6 +26,7 @@ from collective.asyncreports.permissions import QueueReport
 from collective.asyncreports.queue import ALL_STATES
 from collective.asyncreports.queue.settings import SETTINGS
 from collective.asyncreports.reports.registry import queueable_report_types
+from collective.asyncreports.reports.registry import report_types
 from collective.asyncreports.submission import submit
 from collective.asyncreports.targets import MAX_PATH_LENGTH
 from collective.asyncreports.targets import site_of
@@ -36,6 +38,11 @@ PAGE_SIZE = 20
 
 def _template(name):
     return PageTemplateFile(f"www/{name}.zpt", globals(), __name__=name)
+
+
+def local_time(timestamp):
+    """The ZMI's one format of a time: the server's local time zone (rows.moment)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(timestamp))
 
 
 class AsyncReportQueue(QueueContainer):
@@ -76,21 +83,35 @@ class AsyncReportQueue(QueueContainer):
     def listing(self, REQUEST):
         """One page of jobs for the Queue tab, as plain dicts.
 
-        Managers see every job; other users see only their own.
+        Managers see every job (or one owner's); other users see only their
+        own. Filters: state, owner, report, and a job id to find.
         """
-        state, start = _listing_query(REQUEST)
+        query = _listing_query(REQUEST)
+        start = query.pop("b_start")
         who = actions.viewer(self)
-        jobs, total = self._jobs.list_jobs(
-            state=state, owner=None if who.manager else who.user_id, start=start, size=PAGE_SIZE
-        )
+        owner = (query["owner"] or None) if who.manager else who.user_id
+        if query["job"]:
+            job = self._jobs.get(query["job"]) if query["job"] in self._jobs else None
+            jobs = [job] if job is not None and who.may_see(job) else []
+            total = len(jobs)
+        else:
+            jobs, total = self._jobs.list_jobs(
+                state=query["state"] or None, owner=owner, report=query["report"] or None,
+                start=start, size=PAGE_SIZE)
         served_with = self.served_with()
-        query = {"state": state} if state else {}
+        query = {name: value for name, value in query.items() if value}
         return {
             "rows": [rows.job_row(job, REQUEST, self._jobs, who.manager, served_with,
-                                  full_error_url=self._error_log_url) for job in jobs],
+                                  full_error_url=self._error_log_url, local_time=local_time)
+                     for job in jobs],
             "total": total,
-            "state": state or "",
+            "state": query.get("state", ""),
+            "owner": query.get("owner", ""),
+            "report": query.get("report", ""),
+            "job": query.get("job", ""),
             "states": ("",) + ALL_STATES,
+            "reports": [{"name": name, "title": report.title}
+                        for name, report in report_types()],
             "stats": self._jobs.stats(),
             "prev_url": _page_url(query, start - PAGE_SIZE) if start > 0 else None,
             "next_url": (
@@ -107,10 +128,24 @@ class AsyncReportQueue(QueueContainer):
         return f"{self.absolute_url()}/manage_errorLog?{urlencode({'job_id': job.id})}"
 
     @zpublish(False)
+    @security.protected(QueueReport)
+    def job_page(self, REQUEST):
+        """Everything a job's page shows (rows.job_detail), for ``manage_job``.
+
+        Raises NotFound or Unauthorized (somebody else's job) as actions.job_for does.
+        """
+        job = actions.job_for(self, REQUEST.form.get("job_id"))
+        who = actions.viewer(self)
+        detail = rows.job_detail(job, REQUEST, self._jobs, who.manager, self.served_with(),
+                                 full_error_url=self._error_log_url, local_time=local_time)
+        detail["may_retry"] = who.manager and job.can_retry
+        return detail
+
+    @zpublish(False)
     @security.protected(ManageQueue)
     def worker_rows(self):
         """Workers known to this queue, newest heartbeat first, for the Workers tab."""
-        return rows.worker_rows(self._jobs)
+        return rows.worker_rows(self._jobs, local_time=local_time)
 
     @zpublish(False)
     @security.protected(ManageQueue)
@@ -150,14 +185,27 @@ class AsyncReportQueue(QueueContainer):
 
     _queue_page = _template("queue")
     _submit_page = _template("submit")
+    _job_page = _template("job")
+    _workers_page = _template("workers")
+    _shared = _template("macros")
 
     @zpublish(methods=("GET", "HEAD", "POST"))
     @security.protected(QueueReport)
     def manage_queue(self, REQUEST=None, **kw):
-        """The Queue tab: jobs, filtered by state and paged."""
+        """The Queue tab: jobs, filtered by state, owner, report or job id, and paged."""
         if REQUEST is not None:
             _listing_query(REQUEST)  # bad filters are a 400, before any rendering
-        return self._queue_page(**kw)
+        return self._queue_page(shared=self._shared.macros, **kw)
+
+    @zpublish(methods=("GET", "HEAD"))
+    @security.protected(QueueReport)
+    def manage_job(self, REQUEST, **kw):
+        """One job's page: parameters, history, attempts, outcome, its actions.
+
+        Owners see their own jobs, managers every job (actions.job_for).
+        """
+        self.job_page(REQUEST)  # NotFound, Unauthorized or a 400 before any rendering
+        return self._job_page(shared=self._shared.macros, **kw)
 
     @zpublish(methods=("GET", "HEAD", "POST"))
     @security.protected(QueueReport)
@@ -167,8 +215,11 @@ class AsyncReportQueue(QueueContainer):
             _submit_query(REQUEST)
         return self._submit_page(**kw)
 
-    security.declareProtected(ManageQueue, "manage_workers")
-    manage_workers = _template("workers")
+    @zpublish(methods=("GET", "HEAD"))
+    @security.protected(ManageQueue)
+    def manage_workers(self, REQUEST=None, **kw):
+        """The Workers tab."""
+        return self._workers_page(shared=self._shared.macros, **kw)
 
     security.declareProtected(ManageQueue, "manage_settingsForm")
     manage_settingsForm = _template("settings")
@@ -186,7 +237,7 @@ class AsyncReportQueue(QueueContainer):
         _listing_query(REQUEST)
         REQUEST.RESPONSE.setHeader("Content-Type", "text/html; charset=utf-8")
         REQUEST.RESPONSE.setHeader("Cache-Control", "no-store")
-        return self._queue_rows(macros=self._queue_page.macros)
+        return self._queue_rows(macros=self._queue_page.macros, shared=self._shared.macros)
 
     @zpublish(methods=("GET", "HEAD"))
     @security.protected(ManageQueue)
@@ -254,6 +305,16 @@ class AsyncReportQueue(QueueContainer):
         return self._redirect(REQUEST, "manage_queue", message)
 
     @zpublish(methods="POST")
+    @security.protected(QueueReport)
+    def manage_jobAction(self, job_id=None, action=None, REQUEST=None):
+        """Cancel, retry or run again one job, from its page (actions.job_action)."""
+        check_post(REQUEST, self._csrf_secret)
+        message, shown = actions.job_action(self, job_id, action)
+        query = urlencode({"job_id": shown, "manage_tabs_message": message})
+        REQUEST.RESPONSE.redirect(f"{self.absolute_url()}/manage_job?{query}")
+        return message
+
+    @zpublish(methods="POST")
     @security.protected(ManageQueue)
     def manage_editSettings(self, REQUEST):
         """Save the Settings tab."""
@@ -279,9 +340,20 @@ InitializeClass(AsyncReportQueue)
 
 
 def _listing_query(request):
-    """The Queue tab's ``state`` and ``b_start``, checked: (state or None, start)."""
+    """The Queue tab's filters and ``b_start``, checked ('' for a filter not given).
+
+    :raises BadInput: an unknown state or report, a bad offset, an owner or
+        job id that is no single short text.
+    """
     form = request.form
-    return validation.state(form.get("state")), validation.start(form.get("b_start"))
+    return {
+        "state": validation.state(form.get("state")) or "",
+        "owner": validation.text(form.get("owner"), "owner", max_length=200),
+        "report": validation.one_of(form.get("report"), "report",
+                                    [name for name, _ in report_types()]) or "",
+        "job": validation.job_id(form.get("job"), "job"),
+        "b_start": validation.start(form.get("b_start")),
+    }
 
 
 # The Submit tab's submission id is a uuid4 hex; allow other clients some room.

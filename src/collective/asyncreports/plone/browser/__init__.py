@@ -3,6 +3,7 @@
 from urllib.parse import urlencode
 
 from AccessControl import Unauthorized
+from DateTime import DateTime
 from plone import api
 from zExceptions import NotFound
 from zope.schema import getFieldsInOrder
@@ -26,7 +27,27 @@ def site_queue():
 
 def job_row(job, request, jobs, manager=False, served_with=((), ())):
     """What a Plone listing shows of ``job`` (rows.job_row), with this site's links."""
-    return rows.job_row(job, request, jobs, manager, served_with, full_error_url=_error_log_url)
+    return rows.job_row(job, request, jobs, manager, served_with,
+                        full_error_url=_error_log_url, local_time=local_time)
+
+
+def job_detail(job, request, jobs, manager=False, served_with=((), ())):
+    """What the Plone job page shows of ``job`` (rows.job_detail)."""
+    return rows.job_detail(job, request, jobs, manager, served_with,
+                           full_error_url=_error_log_url, local_time=local_time)
+
+
+def local_time(timestamp):
+    """Plone's one format of a time (rows.moment): in the site's time zone
+    (``plone.portal_timezone``), in the user's language's long format."""
+    moment = DateTime(timestamp)
+    zone = api.portal.get_registry_record("plone.portal_timezone", default=None)
+    if zone:
+        try:
+            moment = moment.toZone(zone)
+        except (KeyError, ValueError):  # a zone this DateTime does not know
+            pass
+    return f"{api.portal.get_localized_time(moment, long_format=True)} {moment.timezone()}"
 
 
 def _error_log_url(job):

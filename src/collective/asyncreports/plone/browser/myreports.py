@@ -4,46 +4,92 @@ from urllib.parse import urlencode
 
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
+from Products.statusmessages.interfaces import IStatusMessage
 
 from collective.asyncreports import actions
 from collective.asyncreports import validation
+from collective.asyncreports.csrf import check_post
 from collective.asyncreports.plone.browser import job_row
 from collective.asyncreports.plone.browser import require_signed_in
 from collective.asyncreports.plone.browser import site_queue
+from collective.asyncreports.queue import ALL_STATES
+from collective.asyncreports.reports.registry import report_types
 
 
 PAGE_SIZE = 20
 
 
 class MyReportsView(BrowserView):
-    """Lists the jobs the current user queued, newest first. Read-only."""
+    """Lists the jobs the current user queued, newest first, filtered by
+    state and report. A POST (with the authenticator) deletes finished jobs
+    of the user's own, or runs one again (actions.py)."""
 
     index = ViewPageTemplateFile("templates/myreports.pt")
 
     def __call__(self):
         require_signed_in()
+        if self.request.method == "POST":
+            return self.apply_action()
         self.query()  # bad values are a 400, before any rendering
         return self.index()
 
     def query(self):
-        """``b_start`` and the ``job`` to highlight, checked."""
+        """``b_start``, the ``job`` to highlight and the filters, checked.
+
+        :raises BadInput: an unknown state or report, a bad offset or job id.
+        """
         form = self.request.form
-        return validation.start(form.get("b_start")), validation.job_id(form.get("job"), "job")
+        return {
+            "b_start": validation.start(form.get("b_start")),
+            "job": validation.job_id(form.get("job"), "job"),
+            "state": validation.state(form.get("state")) or "",
+            "report": validation.one_of(form.get("report"), "report",
+                                        [name for name, _ in report_types()]) or "",
+        }
+
+    def states(self):
+        return ALL_STATES
+
+    def reports(self):
+        return [{"name": name, "title": report.title} for name, report in report_types()]
 
     def listing(self):
         queue = site_queue()
         jobs, served_with = queue.job_queue(), queue.served_with()
         who = actions.viewer(queue)
-        start, highlight = self.query()
-        page, total = jobs.list_jobs(owner=who.user_id, start=start, size=PAGE_SIZE)
-        base = f"{self.context.absolute_url()}/@@my-reports?"
+        query = self.query()
+        start = query["b_start"]
+        page, total = jobs.list_jobs(owner=who.user_id, state=query["state"] or None,
+                                     report=query["report"] or None, start=start,
+                                     size=PAGE_SIZE)
+        filters = {name: query[name] for name in ("state", "report") if query[name]}
         return {
             "rows": [job_row(job, self.request, jobs, who.manager, served_with) for job in page],
             "total": total,
-            "prev_url": base + urlencode({"b_start": start - PAGE_SIZE}) if start else None,
+            "filters": query,
+            "filtered": bool(filters),
+            "prev_url": self._page_url(filters, start - PAGE_SIZE) if start else None,
             "next_url": (
-                base + urlencode({"b_start": start + PAGE_SIZE})
+                self._page_url(filters, start + PAGE_SIZE)
                 if start + PAGE_SIZE < total else None
             ),
-            "highlight": highlight,
+            "highlight": query["job"],
         }
+
+    def apply_action(self):
+        """Delete the chosen finished jobs, or run one again (``run_again=<id>``)."""
+        check_post(self.request)
+        queue, form = site_queue(), self.request.form
+        shown = None
+        if form.get("run_again"):
+            message, shown = actions.job_action(queue, form.get("run_again"), "run_again")
+        else:
+            message = actions.delete_own(queue, form.get("job_ids"))
+        IStatusMessage(self.request).add(message, type="info")
+        query = "?" + urlencode({"job": shown}) if shown else ""
+        self.request.response.redirect(f"{self.context.absolute_url()}/@@my-reports{query}")
+        return ""
+
+    def _page_url(self, filters, start):
+        query = dict(filters, b_start=max(start, 0))
+        return f"{self.context.absolute_url()}/@@my-reports?{urlencode(query)}"

@@ -3,6 +3,7 @@
 from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 
+from collective.asyncreports.plone.browser import local_time
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.rows import worker_rows
 
@@ -16,4 +17,4 @@ class WorkersView(BrowserView):
         return self.index()
 
     def rows(self):
-        return worker_rows(site_queue().job_queue())
+        return worker_rows(site_queue().job_queue(), local_time=local_time)

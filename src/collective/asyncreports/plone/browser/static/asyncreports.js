@@ -29,6 +29,8 @@
       bar.style.width = job.progress + "%";
       bar.textContent = job.progress + "%";
     }
+    var message = row.querySelector("[data-field=progress_message]");
+    if (message) { message.textContent = job.progress_message || ""; }
     var attempts = row.querySelector("[data-field=attempts]");
     if (attempts) {
       attempts.textContent = job.attempts + "/" + job.max_attempts;
