@@ -1,7 +1,8 @@
 """Queueing a job: every check a submission must pass, in one place.
 
 The ZMI Submit tab, the CLI and the Plone forms all call ``submit``; the job is
-recorded in the caller's transaction, so an aborted request leaves no job.
+recorded in the caller's transaction, so an aborted request leaves no job;
+``events.JobQueued`` is fired in it.
 """
 
 from AccessControl import Unauthorized
@@ -9,6 +10,7 @@ from AccessControl import getSecurityManager
 from Acquisition import aq_inner
 from Acquisition import aq_parent
 
+from collective.asyncreports import events
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.permissions import View
 from collective.asyncreports.reports.registry import get_report
@@ -64,7 +66,9 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0):
     user_folder = aq_parent(aq_inner(user))
     if user_folder is None:
         raise InvalidJobRequest("jobs can only be queued by users from a user folder")
-    return queue.job_queue().enqueue(
+    jobs = queue.job_queue()
+    deduplicated = jobs.queued_with(dedup_key)
+    job = jobs.enqueue(
         report_name,
         path_of(target),
         params,
@@ -75,6 +79,9 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0):
         queue_path=path_of(queue),
         actor=user.getId(),
     )
+    if deduplicated is None:  # a repeated submission queued nothing
+        events.queued(queue, job)
+    return job
 
 
 def _user_id():

@@ -171,6 +171,12 @@ class JobQueue(Transitions, Leases, Persistent):
         job.add_event(now, actor or owner_id, "queued", f"report {report} on {path}")
         return job
 
+    def queued_with(self, dedup_key):
+        """The job queued before with ``dedup_key`` (see ``enqueue``), or None."""
+        if dedup_key is None or not isinstance(dedup_key, str) or dedup_key not in self._dedup:
+            return None
+        return self._jobs.get(self._dedup[dedup_key])
+
     def get(self, job_id):
         """Return the job with this id.
 

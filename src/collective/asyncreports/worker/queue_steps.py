@@ -5,14 +5,27 @@ record of a stopped worker, and taking back the jobs of workers that are
 gone. A job a reaper takes back fails when that was its last attempt (a
 poison job that kills its workers): it then gets its error log, like any
 failed job.
+
+Their events (JobStarted at a claim, JobFailed or JobCancelled of a reaped
+job) are fired in the step's commit, with the queue's site and a synthetic
+request. A subscriber that raises makes the step run again, ending that job
+without the event: a job whose JobStarted subscriber raised fails at once
+with the subscriber's error in its error log.
 """
 
 import socket
 
+from collective.asyncreports import events
 from collective.asyncreports import logger
 from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.queue.states import FAILED
 from collective.asyncreports.worker.claims import claim_spread
+from collective.asyncreports.worker.endings import SubscriberFailed
+from collective.asyncreports.worker.endings import clear_globals
+from collective.asyncreports.worker.endings import fail_for_subscribers
+from collective.asyncreports.worker.endings import fire
+from collective.asyncreports.worker.endings import in_surroundings
+from collective.asyncreports.worker.endings import owner_of
 from collective.asyncreports.worker.endings import store_error_log
 from collective.asyncreports.worker.host import host_key
 from collective.asyncreports.worker.host import is_dead_here
@@ -40,7 +53,7 @@ def next_due(session, paths):
 
 def claim(session, worker_id, paths, limit):
     """Claim up to ``limit`` due jobs, in the order of ``paths``: [(path, job id, token)]."""
-    def claim_from(app):
+    def claim_from(app, failures):
         claimed = []
         for path in paths:
             if len(claimed) >= limit:
@@ -48,9 +61,16 @@ def claim(session, worker_id, paths, limit):
             jobs = app.unrestrictedTraverse(path).job_queue().claim(
                 worker_id, limit=limit - len(claimed),
                 spread=claim_spread(limit), start_first=not claimed)
+            if jobs and jobs[0].started_running:  # its start commits now
+                queue, job = in_surroundings(app, path), jobs[0]
+                if job.id in failures:
+                    fail_for_subscribers(queue, job, failures[job.id], owner_of(app, job))
+                    jobs = jobs[1:]
+                else:
+                    fire(events.JobStarted(job, queue), job.id)
             claimed += [(path, job.id, job.lease_token) for job in jobs]
         return claimed
-    return session.write(claim_from)
+    return _write_firing(session, claim_from)
 
 
 def mark_stopped(session, worker_id, paths, status):
@@ -69,15 +89,15 @@ def reap_lost_leases(session, worker_id, paths, seen):
     ``seen`` holds, per queue path, what this worker saw of other workers'
     heartbeats: it tells a dead worker by this worker's clock alone.
     """
-    def step(app):
+    def step(app, failures):
         reaped = []
         for path in paths:
             queue = app.unrestrictedTraverse(path)
             jobs = queue.job_queue().reap(actor=worker_id, seen=seen.setdefault(path, {}))
-            reaped += _logged_if_abandoned(queue, jobs)
+            reaped += _logged_if_abandoned(app, path, jobs, failures)
         return reaped
 
-    for job_id, state in session.write(step):
+    for job_id, state in _write_firing(session, step):
         logger.warning("job %s: lease expired, now %s", job_id, state)
 
 
@@ -87,7 +107,7 @@ def reap_dead_workers_here(session, worker_id, paths, once=False):
     key = host_key()
     hostname = socket.gethostname()
 
-    def step(app):
+    def step(app, failures):
         reaped = []
         for path in paths:
             queue = app.unrestrictedTraverse(path)
@@ -98,19 +118,40 @@ def reap_dead_workers_here(session, worker_id, paths, once=False):
                     continue
                 reason = f"worker {record.worker_id} died (process {record.pid} is gone)"
                 jobs_back = jobs.reap_worker(record.worker_id, reason, actor=worker_id)
-                reaped += [(job_id, state, record.worker_id)
-                           for job_id, state in _logged_if_abandoned(queue, jobs_back)]
+                reaped += [(job_id, state, record.worker_id) for job_id, state
+                           in _logged_if_abandoned(app, path, jobs_back, failures)]
         return reaped
 
-    for job_id, state, dead in session.write(step):
+    for job_id, state, dead in _write_firing(session, step):
         logger.warning("job %s: its worker %s died on this host; now %s", job_id, dead, state)
 
 
-def _logged_if_abandoned(queue, jobs):
-    """Store the error log of each reaped job that failed; return [(id, state)]."""
+def _logged_if_abandoned(app, path, jobs, failures):
+    """Store the error log of each reaped job that failed, fire the events of
+    those that ended; return [(id, state)]."""
     ended = []
+    queue = in_surroundings(app, path) if jobs else None
     for job in jobs:
+        failed = failures.get(job.id, ())
         if job.state == FAILED:
-            job.error_path = store_error_log(queue, job, job.error_message)
+            text = "\n".join([job.error_message, *(failure.text for failure in failed)])
+            job.error_path = store_error_log(queue, job, text)
+        fire(events.ending_of(queue, job), job.id, {failure.kind for failure in failed})
         ended.append((job.id, job.state))
     return ended
+
+
+def _write_firing(session, step):
+    """``session.write(lambda app: step(app, failures))``, run again while a
+    subscriber raises: ``failures`` maps the job's id to the SubscriberFailed
+    errors, so the step ends that job without those events."""
+    failures = {}
+    while True:
+        try:
+            try:
+                return session.write(lambda app: step(app, failures))
+            finally:
+                clear_globals()
+        except SubscriberFailed as failure:
+            logger.error("job %s: %s", failure.job_id, failure.text)
+            failures.setdefault(failure.job_id, []).append(failure)

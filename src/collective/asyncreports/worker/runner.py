@@ -29,6 +29,7 @@ from collective.asyncreports.worker.endings import HandedBack
 from collective.asyncreports.worker.endings import Lost
 from collective.asyncreports.worker.endings import Released
 from collective.asyncreports.worker.endings import Rendered
+from collective.asyncreports.worker.endings import SubscriberFailed
 from collective.asyncreports.worker.endings import clear_globals
 from collective.asyncreports.worker.endings import nearest_site
 from collective.asyncreports.worker.memory import EveryNJobs
@@ -265,8 +266,8 @@ class JobRunner:
 
     def release(self, queue_path, job_id, token, message, count_attempt=True):
         """Hand the job back to the queue (transient errors, or interrupted)."""
-        return self._end_alone(
-            Released((queue_path, job_id, token), time.monotonic(), message, count_attempt))
+        return self._end_alone(Released((queue_path, job_id, token), time.monotonic(), message,
+                                        count_attempt, began=False))
 
     def _release_logged(self, claim, message):
         outcome, detail = self.release(*claim, message)
@@ -277,11 +278,16 @@ class JobRunner:
         """Write one ending in a session of its own; return (outcome, detail)."""
         try:
             with self._session() as session:
-                for attempt in session.attempts(self.step_attempts, self.step_backoff):
-                    with attempt:
-                        ending.app = None  # a fresh request in each try
-                        outcome, detail, _ = ending.enter(session.app()).write()
-                return outcome, detail
+                while True:
+                    try:
+                        for attempt in session.attempts(self.step_attempts, self.step_backoff):
+                            with attempt:
+                                ending.app = None  # a fresh request in each try
+                                outcome, detail, _ = ending.enter(session.app()).write()
+                        return outcome, detail
+                    except SubscriberFailed as exc:  # write how the job ends without it
+                        logger.error("job %s: %s", ending.job_id, exc.text)
+                        ending = ending.instead(exc)
         except LeaseLost as lost:
             return LOST, str(lost)
         except TransientError as exc:
