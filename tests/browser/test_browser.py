@@ -243,6 +243,41 @@ class PloneFlowTests(PloneTestCase):
             self.assertFalse(response.body().startswith(b"%PDF"))
 
 
+class PloneJobPageFlowTests(PloneTestCase):
+    """An Editor opens a job's page from My reports, sees it finish there, runs it again."""
+
+    def test_editor_follows_a_job_on_its_page_and_runs_it_again(self):
+        from playwright.sync_api import expect
+
+        page = self.plone_page("editor", self.instance.editor_password())
+        self.generate(page, "demo", "Content inventory")
+        job_id = self.queue_report(page)
+        with page.expect_navigation():
+            page.locator(f"tr[data-job='{job_id}'] a[href*='@@asyncreports-job']").click()
+        expect(page.get_by_role("heading", name="Content inventory")).to_be_visible()
+        expect(page.locator(".asyncreports-history")).to_contain_text("editor")
+        time_shown = page.locator(".asyncreports-job-details time").first
+        self.assertTrue(time_shown.get_attribute("title").endswith(" UTC"))
+        state = page.locator(f"tr[data-job='{job_id}'] [data-field=state]")
+        expect(state).to_contain_text("queued")
+        navigations = self.mark_page(page)
+        self.start_worker(PLONE_QUEUE, "plone-job-worker")
+        self.wait_for_state(state, "done", "plone-job-worker")
+        expect(page.locator(f"tr[data-job='{job_id}'] [data-field=links] a",
+                            has_text="PDF")).to_be_visible()
+        expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+        self.assert_not_reloaded(page, navigations)
+        screenshot(page, "plone-job", full_page=True)
+
+        with page.expect_navigation():
+            page.get_by_role("button", name="Run again").click()
+        expect(page.get_by_text(f"a new run of job {job_id}")).to_be_visible()
+        new_id = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)["job"][0]
+        self.assertNotEqual(new_id, job_id)
+        self.wait_for_state(page.locator(f"tr[data-job='{new_id}'] [data-field=state]"),
+                            "done", "plone-job-worker")
+
+
 class SiteSetupFlowTests(PloneTestCase):
     """A Manager changes a setting, cancels a queued job and retries a failed one."""
 

@@ -75,7 +75,7 @@ class JobPageTests(ZMIUITestCase):
         browser.open(f"{QUEUE_URL}/manage_job?job_id={job.id}")
         contents = browser.contents
         self.assertIn("Object inventory", contents)
-        self.assertIn("<th>depth</th><td>2</td>", contents)
+        self.assertIn('<th title="depth">Depth</th><td>2</td>', contents)
         self.assertIn("queued", contents)
         self.assertTrue(TIME.search(contents))
         self.assertIn('value="cancel"', contents)

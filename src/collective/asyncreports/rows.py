@@ -11,6 +11,7 @@ from collective.asyncreports.errors import UnknownReport
 from collective.asyncreports.queue.position import standing
 from collective.asyncreports.queue.states import RUNNING
 from collective.asyncreports.reports.registry import get_report
+from collective.asyncreports.reports.registry import schema_fields
 from collective.asyncreports.results.errorlog import owner_text
 
 
@@ -40,10 +41,24 @@ def moment(timestamp, local_time=when):
 def report_title(name):
     """The title of the report type ``name``; the name itself for an unknown one
     (a report whose add-on was removed since the job was queued)."""
+    report = _report(name)
+    return name if report is None else str(report.title)
+
+
+def parameter_titles(name):
+    """``{parameter name: its title}`` of the report type ``name`` ({} for an unknown one)."""
+    report = _report(name)
+    if report is None:
+        return {}
+    return {field_name: str(field.title or field_name)
+            for field_name, field in schema_fields(report)}
+
+
+def _report(name):
     try:
-        return str(get_report(name).title)
+        return get_report(name)
     except UnknownReport:
-        return name
+        return None
 
 
 def job_row(job, request, jobs, manager=False, served_with=((), ()), full_error_url=None,
@@ -66,8 +81,9 @@ def job_row(job, request, jobs, manager=False, served_with=((), ()), full_error_
         "path": job.path,
         "owner": job.owner_id,
         "state": job.state,
-        "progress": int(job.progress or 0),
-        "progress_message": job.progress_message,
+        # While it runs: what its worker's heartbeat last wrote (JobQueue.progress_of).
+        "progress": jobs.progress_of(job).percent,
+        "progress_message": jobs.progress_of(job).message,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "created": moment(job.created, local_time),
@@ -96,8 +112,9 @@ def job_detail(job, request, jobs, manager=False, served_with=((), ()), full_err
     Event details are error messages too, so owners see them trimmed as well.
     """
     row = job_row(job, request, jobs, manager, served_with, full_error_url, local_time)
+    titles = parameter_titles(job.report)
     row.update(
-        params=[{"name": name, "value": _shown(value)}
+        params=[{"name": name, "title": titles.get(name, name), "value": _shown(value)}
                 for name, value in sorted(job.params.items())],
         history=[{
             "time": moment(event.get("time"), local_time),

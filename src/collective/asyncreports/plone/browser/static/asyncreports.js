@@ -47,7 +47,12 @@
         links.appendChild(full);
       }
     }
-    if (!job.active) { row.removeAttribute("data-active"); }
+    if (!job.active) {
+      row.removeAttribute("data-active");
+      // A job's page: a finished job can no longer be cancelled.
+      var cancel = document.querySelector("[data-asyncreports-cancel='" + job.id + "']");
+      if (cancel) { cancel.remove(); }
+    }
   }
 
   function poll(table) {
