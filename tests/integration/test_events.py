@@ -7,6 +7,7 @@ from unittest import mock
 import transaction
 from AccessControl.SecurityManagement import newSecurityManager
 from AccessControl.SecurityManagement import noSecurityManager
+from OFS.interfaces import IItem
 from plone.testing import zca
 from zope.component import getGlobalSiteManager
 from zope.configuration import xmlconfig
@@ -76,6 +77,20 @@ class EventsTestCase(RunnerTestCase):
     def as_user(self, user_id):
         newSecurityManager(None, self.app.acl_users.getUserById(user_id).__of__(self.app.acl_users))
         self.addCleanup(noSecurityManager)
+
+    def abandoned(self):
+        """A job on its last attempt whose worker died, taken back by a reaper: failed."""
+        job_id = self.enqueue()
+        self.jobs.get(job_id).max_attempts = 1
+        job = self.jobs.claim("dead-worker")[0]
+        job.lease_expires = time.time() - 1  # and no heartbeat ever: expired
+        transaction.commit()
+        with Session(self.db) as session:
+            queue_steps.reap_lost_leases(session, WORKER, [QUEUE], {})
+        transaction.begin()
+        job = self.jobs.get(job_id)
+        self.assertEqual(job.state, "failed")
+        return job
 
     def claim(self, limit=1):
         """Claim as the worker loop does (its start fires JobStarted)."""
@@ -193,21 +208,26 @@ class WorkerEventTests(EventsTestCase):
         self.assertEqual(self.marks()[-1], ("JobFailed", job_id))
 
     def test_a_job_abandoned_by_a_reaper_fires_job_failed(self):
-        job_id = self.enqueue()
-        self.jobs.get(job_id).max_attempts = 1
-        job = self.jobs.claim("dead-worker")[0]
-        job.lease_expires = time.time() - 1  # and no heartbeat ever: expired
-        transaction.commit()
-        with Session(self.db) as session:
-            queue_steps.reap_lost_leases(session, WORKER, [QUEUE], {})
-        transaction.begin()
-        job = self.jobs.get(job_id)
-        self.assertEqual(job.state, "failed")
+        job = self.abandoned()
         ((name, seen_id, event),) = self.recorder.seen
-        self.assertEqual((name, seen_id), ("JobFailed", job_id))
+        self.assertEqual((name, seen_id), ("JobFailed", job.id))
         self.assertEqual(self.recorder.paths, [job.error_path])
         self.assertIs(event.object, event.error_log)
-        self.assertEqual(self.marks(), [("JobFailed", job_id)])
+        self.assertEqual(self.marks(), [("JobFailed", job.id)])
+
+    def test_they_are_object_events_dispatched_on_their_object_too(self):
+        seen = []
+
+        def handler(obj, event):
+            seen.append((obj.meta_type, type(event).__name__))
+
+        registry = getGlobalSiteManager()
+        registry.registerHandler(handler, (IItem, events.IJobFinished))
+        self.addCleanup(registry.unregisterHandler, handler, (IItem, events.IJobFinished))
+        self.enqueue()
+        (claim,) = self.claim()
+        self.runner.run(*claim)
+        self.assertEqual(seen, [("File", "JobFinished")])
 
 
 class FailingSubscriberTests(EventsTestCase):
@@ -273,16 +293,7 @@ class FailingSubscriberTests(EventsTestCase):
 
     def test_a_reaper_whose_failed_subscriber_raises_still_fails_the_job(self):
         self.recorder.raise_for = {"JobFailed"}
-        job_id = self.enqueue()
-        self.jobs.get(job_id).max_attempts = 1
-        job = self.jobs.claim("dead-worker")[0]
-        job.lease_expires = time.time() - 1
-        transaction.commit()
-        with Session(self.db) as session:
-            queue_steps.reap_lost_leases(session, WORKER, [QUEUE], {})
-        transaction.begin()
-        job = self.jobs.get(job_id)
-        self.assertEqual(job.state, "failed")
+        job = self.abandoned()
         self.assertIn("the JobFailed subscriber broke", self.log_of(job))
         self.assertIn("abandoned", self.log_of(job))
         self.assertEqual(self.marks(), [])
