@@ -43,6 +43,7 @@ setup(
         "Zope",
         "Products.CMFCore",
         "arabic-reshaper",
+        "openpyxl",
         "python-bidi",
         "reportlab",
         "zope.component",

@@ -1,4 +1,5 @@
-"""PDF building on ReportLab: a small document builder every report can use."""
+"""Rendering on ReportLab and openpyxl: a small document builder every report can
+use, and its exports (PDF, CSV, XLSX)."""
 
 from collective.asyncreports.rendering.document import Document
 from collective.asyncreports.rendering.document import is_pdf

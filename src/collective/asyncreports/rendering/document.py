@@ -3,6 +3,7 @@
 import datetime
 import io
 import re
+from typing import NamedTuple
 
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
@@ -54,6 +55,8 @@ def _text(value):
     """
     if value is None:
         return ""
+    if isinstance(value, datetime.datetime):  # as the inventories always showed them
+        value = value.isoformat(timespec="seconds")
     return fonts.clean(_CONTROL_CHARS.sub("", str(value)))
 
 
@@ -171,6 +174,14 @@ def _column_widths(measured):
     return [widths[index] for index in range(len(header))]
 
 
+class Table(NamedTuple):
+    """A table of a :class:`Document` (:meth:`Document.tables`)."""
+
+    heading: str | None
+    header: tuple
+    rows: list
+
+
 class Document:
     """A report document: a title, then headings, paragraphs, tables and space.
 
@@ -220,25 +231,47 @@ class Document:
         :raises ValueError: if a row or ``col_widths`` does not match the
             header's length.
         """
-        header = [_text(cell) for cell in header]
+        header = tuple(header)
         if not header:
             raise ValueError("a table needs at least one column")
-        text_rows = []
+        # The cells are kept as given (typed, for CSV and XLSX: see tables()),
+        # and turned into text when the PDF is made.
+        values = []
         for number, row in enumerate(rows, 1):
-            cells = [_text(cell) for cell in row]
+            cells = tuple(row)
             if len(cells) != len(header):
                 raise ValueError(
                     f"table row {number} has {len(cells)} cells, "
                     f"the header has {len(header)}"
                 )
-            text_rows.append(cells)
+            values.append(cells)
         if col_widths is not None and len(col_widths) != len(header):
             raise ValueError(
                 f"{len(col_widths)} column widths given for {len(header)} columns"
             )
         self._blocks.append(
-            ("table", header, text_rows, None if col_widths is None else list(col_widths))
+            ("table", header, values, None if col_widths is None else list(col_widths))
         )
+
+    def tables(self):
+        """Return the document's tables in order, as :class:`Table` tuples.
+
+        Each has the text of the last heading before it (None when there is
+        none), its header and its rows with the cells as given to
+        :meth:`table` (numbers, dates, None...), for exporters other than PDF
+        (``rendering/exports.py``).
+        """
+        heading, found = None, []
+        for kind, *data in self._blocks:
+            if kind == "heading":
+                heading = data[0]
+            elif kind == "table":
+                found.append(Table(heading, data[0], data[1]))
+        return found
+
+    def paragraphs(self):
+        """Return the text of the document's paragraphs, in order."""
+        return [data[0] for kind, *data in self._blocks if kind == "paragraph"]
 
     def spacer(self, height):
         """Add vertical space.
@@ -297,7 +330,11 @@ class Document:
             elif kind == "spacer":
                 flowables.append(Spacer(1, data[0]))
             else:
-                flowables.append(_table_flowable(*data, styles=styles, font_set=font_set))
+                header, values, col_widths = data
+                flowables.append(_table_flowable(
+                    [_text(cell) for cell in header],
+                    [[_text(cell) for cell in row] for row in values],
+                    col_widths, styles=styles, font_set=font_set))
         return flowables
 
 
