@@ -93,10 +93,11 @@ def queue_in(db, path=QUEUE):
 class System:
     """ZEO server + /asyncreports queue (with test report types), stopped by PID."""
 
-    def __init__(self, lease_seconds=2, max_attempts=3, cache_size=10000):
+    def __init__(self, lease_seconds=2, max_attempts=3, cache_size=10000, addons=()):
+        """``addons``: more test add-ons of tests/addons/ to load, by package name."""
         self.home = Path(tempfile.mkdtemp(prefix="asyncreports-sys-"))
         self.instance = Instance(
-            self.home, free_port(), free_port(), extra_packages=["faultreports"],
+            self.home, free_port(), free_port(), extra_packages=["faultreports", *addons],
             env={"PYTHONPATH": str(ADDONS)}, cache_size=cache_size)
         self.workers = []
         self.db = None

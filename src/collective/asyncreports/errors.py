@@ -44,6 +44,10 @@ class JobNotFound(AsyncReportsError, KeyError):
         return f"no job with id {self.args[0]!r}" if self.args else "no such job"
 
 
+class QueueNotFound(InvalidJobRequest, LookupError):
+    """No queue where one was named, or no single queue to choose by default."""
+
+
 class InvalidTransition(AsyncReportsError):
     """The job's state does not allow the operation (e.g. cancelling a done job)."""
 

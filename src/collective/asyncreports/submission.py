@@ -16,6 +16,7 @@ from collective.asyncreports.permissions import View
 from collective.asyncreports.reports.registry import get_report
 from collective.asyncreports.reports.registry import may_queue
 from collective.asyncreports.reports.registry import parse_parameters
+from collective.asyncreports.reports.registry import validate_parameters
 from collective.asyncreports.targets import path_of
 from collective.asyncreports.targets import resolve_target
 from collective.asyncreports.targets import site_of
@@ -40,12 +41,16 @@ def authorize(queue, name, target):
     return report
 
 
-def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0):
+def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0,
+           not_before=None, typed=False):
     """Queue ``report_name`` on ``path`` for the current user.
 
     ``raw_params`` maps parameter names to strings (form or CLI values); they
     are converted and validated against the report's schema. ``dedup_key``
     (e.g. a form token) makes a repeated submission return the first job.
+    ``typed``: ``raw_params`` are values already (``api.enqueue``), checked
+    as the worker checks them (``validate_parameters``). ``not_before``:
+    epoch seconds before which the job does not run.
 
     Returns the Job. Raises Unauthorized when the user may not queue this
     report or view the target, and InvalidJobRequest (UnknownReport,
@@ -62,7 +67,8 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0):
                 f"{_user_id()} may not queue the report {report_name!r} here") from None
         raise
     authorize(queue, report_name, target)
-    params = parse_parameters(report, raw_params, target)
+    check = validate_parameters if typed else parse_parameters
+    params = check(report, raw_params, target)
     user_folder = aq_parent(aq_inner(user))
     if user_folder is None:
         raise InvalidJobRequest("jobs can only be queued by users from a user folder")
@@ -75,6 +81,7 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0):
         owner_id=user.getId(),
         owner_folder=path_of(user_folder),
         priority=priority,
+        not_before=not_before,
         dedup_key=dedup_key,
         queue_path=path_of(queue),
         actor=user.getId(),

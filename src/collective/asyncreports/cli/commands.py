@@ -43,6 +43,8 @@ def _iso(timestamp):
 def job_json(job, queue):
     """The public JSON shape of a job (CLI ``--json``)."""
     data = job.as_dict()
+    # While it runs, its worker's latest report of it (JobQueue.progress_of).
+    data["progress"], data["progress_message"] = queue.job_queue().progress_of(job)
     for name in ("created", "started", "finished", "not_before"):
         data[name] = _iso(data.get(name))
     data["result_url"] = queue.public_url(job.result_path) if job.result_path else None

@@ -2,6 +2,7 @@
 and the per-worker indexes of running jobs (part of ``JobQueue``)."""
 
 import time
+from typing import NamedTuple
 
 from collective.asyncreports.errors import LeaseLost
 from collective.asyncreports.queue import indexes
@@ -16,6 +17,13 @@ from collective.asyncreports.queue.workers import WorkerRecord
 CLAIM_REPORT_SECONDS = 5.0
 
 
+class Progress(NamedTuple):
+    """How far a job got: ``percent`` (0 to 100) and a line for people."""
+
+    percent: int
+    message: str
+
+
 class Leases:
     """JobQueue's methods for workers and their leases.
 
@@ -25,7 +33,8 @@ class Leases:
     """
 
     def heartbeat(self, worker_id, hostname=None, pid=None, now=None, current_jobs=None,
-                  jobs_done=None, jobs_failed=None, last_job_id=None, started_jobs=None):
+                  jobs_done=None, jobs_failed=None, last_job_id=None, started_jobs=None,
+                  progress=None):
         """Record that a worker is alive; this keeps its leases alive.
 
         Writes only the worker's own record, so workers never conflict on
@@ -35,6 +44,11 @@ class Leases:
         A different ``pid`` than recorded, or a heartbeat after
         ``worker_stopped``, means a new process under an old id: its
         predecessor's jobs are forgotten so their leases can expire.
+
+        ``progress`` is the latest progress of the worker's running jobs that
+        reported any: ``((job id, lease token, percent, message), ...)``;
+        the record is the one place it is written while the jobs run (see
+        ``progress_of``), so progress never conflicts with the jobs' ends.
 
         :returns: the WorkerRecord.
         """
@@ -56,12 +70,27 @@ class Leases:
             "jobs_done": jobs_done,
             "jobs_failed": jobs_failed,
             "last_job_id": last_job_id,
+            "progress": None if progress is None else tuple(map(tuple, progress)),
         }
         for name, value in reported.items():
             if value is not None and getattr(record, name) != value:
                 setattr(record, name, value)
         record.last_heartbeat = now
         return record
+
+    def progress_of(self, job):
+        """How far ``job`` got, as UIs show it: a Progress.
+
+        While it runs, what its worker's heartbeat last wrote for this
+        attempt (the lease token tells attempts apart); otherwise, and
+        before the first report, what the job holds (100 once done).
+        """
+        if job.state == RUNNING and job.lease_worker is not None:
+            record = self._workers.get(job.lease_worker)
+            for job_id, token, percent, message in getattr(record, "progress", ()):
+                if job_id == job.id and token == job.lease_token:
+                    return Progress(percent, message)
+        return Progress(int(job.progress or 0), job.progress_message or "")
 
     def is_started(self, job):
         """True if a running job's report has begun: marked at its claim (the

@@ -21,6 +21,10 @@ class WorkerRecord(Persistent):
     never conflict.
     """
 
+    # The latest progress of its running jobs, written by its heartbeats:
+    # ((job id, lease token, percent, message), ...); see JobQueue.progress_of.
+    progress = ()
+
     def __init__(self, worker_id, hostname=None, pid=None, now=0.0):
         self.worker_id = worker_id
         self.hostname = hostname

@@ -139,6 +139,17 @@ class Rendered(Ending):
         return DONE, f"result {path} ({len(self.pdf)} bytes)", path
 
 
+class Cancelled(Rendered):
+    """Its report stopped for a cancel request (JobCancelled), or never began:
+    Rendered's cancelled end, without a PDF (a requested cancel stays
+    requested while the job runs, so ``write`` finds it). ``began``: its
+    report had begun (JobStarted is due)."""
+
+    def __init__(self, claim, started, app=None, began=True):
+        super().__init__(claim, started, app, None, None, None)
+        self.began = began
+
+
 class Failed(Ending):
     """Report code raised: store the error log with the traceback, fail the job."""
 

@@ -1,8 +1,10 @@
-"""The heartbeat thread: keeps a worker's leases alive and its record current."""
+"""The heartbeat thread: keeps a worker's leases alive and its record current,
+writes its running jobs' progress, and passes cancel requests on to them."""
 
 import os
 import socket
 import threading
+import time
 import traceback
 
 from collective.asyncreports import logger
@@ -15,6 +17,10 @@ HEARTBEAT_MAX_SECONDS = 30.0
 # The counts a worker's record shows (Workers tab) are at most this far behind:
 # a heartbeat follows jobs that end, at most one this often.
 COUNTS_BEHIND_SECONDS = 1.0
+# While jobs run, the thread looks this often whether a cancel was requested
+# for one of them (a read, only after some commit): a cancel reaches a
+# running report well within 2 s.
+CANCEL_CHECK_SECONDS = 0.25
 
 
 def beat_interval(lease):
@@ -28,15 +34,22 @@ class Heartbeat:
     ``status()`` returns what the record shows: current_jobs, started_jobs,
     jobs_done, jobs_failed and last_job_id (asked again on each conflict
     retry). ``soon()`` asks for a beat before the interval is over.
+    ``board`` (worker/progress.py) holds the jobs whose report runs: their
+    progress goes on the record, and a cancel requested for one of them is
+    passed to it and to the ``watchdog``, which interrupts its report code.
     """
 
-    def __init__(self, db, worker_id, status):
+    def __init__(self, db, worker_id, status, board=None, watchdog=None):
         self.db = db
         self.worker_id = worker_id
         self.status = status
+        self.board = board
+        self.watchdog = watchdog
         self.asked = threading.Event()
         self.stopping = threading.Event()
         self.thread = None
+        self.looked = None  # (last transaction, jobs) when cancels were last looked for
+        self.look_failed = False
 
     def write(self, session, paths):
         """One heartbeat, through ``session``: also the worker's first, at start-up."""
@@ -44,6 +57,7 @@ class Heartbeat:
             for path in paths:
                 app.unrestrictedTraverse(path).job_queue().heartbeat(
                     self.worker_id, hostname=socket.gethostname(), pid=os.getpid(),
+                    progress=self.board.progress(path) if self.board else None,
                     **self.status())
         session.write(beat)
 
@@ -64,14 +78,78 @@ class Heartbeat:
 
     def _beat_until_stopped(self, paths, interval):
         with Session(self.db) as session:
-            while not self.stopping.is_set():
-                self.asked.wait(interval)
+            self._beat_loop(session, paths, interval)
+
+    def _beat_loop(self, session, paths, interval):
+        beat_at = time.monotonic()  # the worker's first beat was just written
+        wanted = False  # a beat was asked for (soon) and is not written yet
+        while True:
+            # Jobs ending ask for a beat; at most one a second keeps it one
+            # small commit a second. While jobs run, look for cancels often.
+            due = beat_at + (COUNTS_BEHIND_SECONDS if wanted else interval)
+            wait = due - time.monotonic()
+            if self.board is not None and self.board.jobs():
+                wait = min(wait, CANCEL_CHECK_SECONDS)
+            if wanted:
+                self.stopping.wait(max(wait, 0))
+            elif self.asked.wait(max(wait, 0)):
                 self.asked.clear()
-                if self.stopping.is_set():
-                    return
+                wanted = True
+            if self.stopping.is_set():
+                return
+            self.look_for_cancels(session)
+            now = time.monotonic()
+            if now >= beat_at + interval or (wanted and now >= beat_at + COUNTS_BEHIND_SECONDS):
+                wanted = False
                 try:
                     self.write(session, paths)
                 except Exception:  # the next beat tries again; leases outlast a few
                     logger.warning("heartbeat failed:\n%s", traceback.format_exc())
-                # Jobs ending ask for a beat; this pause keeps it one small commit a second.
-                self.stopping.wait(COUNTS_BEHIND_SECONDS)
+                beat_at = time.monotonic()
+
+    def look_for_cancels(self, session):
+        """Tell running jobs a cancel was requested for them; interrupt their report code.
+
+        Reads only, and only when jobs run and something was committed since
+        the last look (ZEO invalidations make the read current): an idle
+        worker neither reads nor writes for it.
+        """
+        if self.board is None:
+            return
+        running = self.board.jobs()
+        if not running:
+            self.looked = None
+            return
+        mark = (self.db.lastTransaction(), frozenset((job.id, job.token) for job in running))
+        if mark != self.looked:
+            try:
+                requested = session.read(lambda app: cancel_requested(app, running))
+            except Exception:  # the database may be away; look again next time
+                if not self.look_failed:
+                    logger.warning("looking for cancel requests failed:\n%s",
+                                   traceback.format_exc())
+                self.look_failed = True
+                return
+            self.looked, self.look_failed = mark, False
+            for job in running:
+                if job.id in requested:
+                    job.cancel()
+        if self.watchdog is not None:
+            # Again each time: a job may enter its report code after the request.
+            for job_id in self.watchdog.cancel(self.board.cancelled()):
+                logger.info("job %s: cancel requested; stopping its report", job_id)
+
+
+def cancel_requested(app, running):
+    """The ids of the RunningJobs ``running`` whose cancel was requested, for their lease."""
+    requested = set()
+    queues = {}
+    for job in running:
+        if job.queue_path not in queues:
+            queues[job.queue_path] = app.unrestrictedTraverse(job.queue_path).job_queue()
+        jobs = queues[job.queue_path]
+        if job.id in jobs:
+            stored = jobs.get(job.id)
+            if stored.cancel_requested and stored.lease_token == job.token:
+                requested.add(job.id)
+    return requested

@@ -28,6 +28,7 @@ from collective.asyncreports.worker.memory import EveryNJobs
 from collective.asyncreports.worker.memory import give_back_memory
 from collective.asyncreports.worker.memory import over_memory
 from collective.asyncreports.worker.memory import rss_megabytes
+from collective.asyncreports.worker.progress import Board
 from collective.asyncreports.worker.runner import JobRunner
 from collective.asyncreports.worker.session import Session
 from collective.asyncreports.worker.watchdog import Watchdog
@@ -75,10 +76,13 @@ class Worker:
         self.stopping = threading.Event()  # stop claiming (signal, limits)
         self.stopped_at = threading.Event()  # the loop is done, but for the exit
         self.watchdog = Watchdog()
-        self.runner = JobRunner(db, watchdog=self.watchdog, on_start=self._started)
+        # The jobs whose report runs: progress for the heartbeat, cancels back.
+        self.board = Board(on_change=lambda: self.heartbeat.soon())
+        self.runner = JobRunner(db, watchdog=self.watchdog, on_start=self._started,
+                                board=self.board)
         self.batches = RunningBatches(self.runner, self.watchdog, self.concurrency,
                                       self.stopping, on_abandon=self._recycle)
-        self.heartbeat = Heartbeat(db, self.worker_id, self.status)
+        self.heartbeat = Heartbeat(db, self.worker_id, self.status, self.board, self.watchdog)
         self.budget = ClaimBudget(max_jobs)
         self.batch_size = 1  # grows as soon as jobs turn out short
         self.reaped_at = None  # monotonic time of the last reap

@@ -24,6 +24,7 @@ from collective.asyncreports.worker.endings import HANDED_BACK
 from collective.asyncreports.worker.endings import LOST
 from collective.asyncreports.worker.endings import RELEASED
 from collective.asyncreports.worker.endings import SHUTTING_DOWN
+from collective.asyncreports.worker.endings import Cancelled
 from collective.asyncreports.worker.endings import Failed
 from collective.asyncreports.worker.endings import HandedBack
 from collective.asyncreports.worker.endings import Lost
@@ -34,8 +35,10 @@ from collective.asyncreports.worker.endings import clear_globals
 from collective.asyncreports.worker.endings import nearest_site
 from collective.asyncreports.worker.memory import EveryNJobs
 from collective.asyncreports.worker.memory import forget
+from collective.asyncreports.worker.progress import Board
 from collective.asyncreports.worker.session import Backoff
 from collective.asyncreports.worker.session import Session
+from collective.asyncreports.worker.watchdog import JobCancelled
 from collective.asyncreports.worker.watchdog import JobInterrupted
 from collective.asyncreports.worker.watchdog import JobTimedOut
 from collective.asyncreports.worker.watchdog import Watchdog
@@ -69,12 +72,15 @@ class JobRunner:
 
     ``step_backoff`` is the first pause after a transient error (0 in
     tests: retry at once). Conflicts under load clear within moments.
+    ``board`` holds the jobs whose report runs (``api.current_job()``),
+    for the worker's heartbeat.
     """
 
     def __init__(self, db, watchdog=None, step_attempts=STEP_ATTEMPTS,
-                 step_backoff=STEP_BACKOFF, on_start=lambda job_id: None):
+                 step_backoff=STEP_BACKOFF, on_start=lambda job_id: None, board=None):
         self.db = db
         self.watchdog = watchdog or Watchdog()
+        self.board = board or Board()
         self.on_start = on_start  # told each job id as its report begins
         self.step_attempts = step_attempts
         self.step_backoff = Backoff(step_backoff, STEP_BACKOFF_CAP)
@@ -194,7 +200,11 @@ class JobRunner:
                 raise Unauthorized(f"{job.owner_id} no longer has the permission: {exc}") from None
             params = validate_parameters(report, job.params, target)
             limit = getattr(report, "time_limit", None) or jobs.time_limit
-            with self.watchdog.rendering(job_id, limit):
+            if job.cancel_requested:  # asked before it began: it does not run
+                return Cancelled(claim, started, app, began=False)
+            handle = self.board.new(claim)
+            handle.attempt, handle.owner_id = job.attempts, job.owner_id
+            with self.board.running(handle), self.watchdog.rendering(job_id, limit):
                 rendered = report.render(target, app.REQUEST, params)
                 pdf = rendered if isinstance(rendered, bytes) else rendered.to_pdf()
             return Rendered(claim, started, app, pdf, report.filename(target, params), user)
@@ -202,6 +212,8 @@ class JobRunner:
             return Lost(claim, started, str(exc))
         except JobTimedOut as exc:
             return Failed(claim, started, exc, app)
+        except JobCancelled:
+            return Cancelled(claim, started, app)
         except JobInterrupted as exc:
             return Released(claim, started, str(exc), count_attempt=False, app=app)
         except TransientError:

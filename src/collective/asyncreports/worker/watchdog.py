@@ -24,6 +24,18 @@ class JobTimedOut(JobInterrupted):
     """Raised inside report code that ran past its time limit."""
 
 
+class JobCancelled(JobInterrupted):
+    """Raised inside report code whose job somebody cancelled while it ran.
+
+    By ``progress()`` of the job's handle (``api.current_job()``), or by the
+    watchdog when the worker's heartbeat sees the request (``cancel``). The
+    job then ends cancelled, with no result.
+    """
+
+
+CANCELLED_WHILE_RUNNING = "cancelled: a cancel was requested while the report ran"
+
+
 def _raise_in_thread(thread_id, exception_class):
     # exception_class None clears a pending asynchronous exception.
     ctypes.pythonapi.PyThreadState_SetAsyncExc(
@@ -33,7 +45,8 @@ def _raise_in_thread(thread_id, exception_class):
 
 
 class _Entry:
-    def __init__(self, limit):
+    def __init__(self, job_id, limit):
+        self.job_id = job_id
         self.thread_id = threading.get_ident()
         self.limit = limit
         self.deadline = time.monotonic() + limit
@@ -56,7 +69,7 @@ class Watchdog:
         an exception that arrived just as report code returned is raised on
         leaving, so the caller always sees it before it stores anything.
         """
-        entry = _Entry(limit)
+        entry = _Entry(job_id, limit)
         with self._lock:
             self._rendering[job_id] = entry
         try:
@@ -73,6 +86,16 @@ class Watchdog:
         """Stop report code past its deadline; return the job ids told to stop."""
         now = time.monotonic() if now is None else now
         return self._send(lambda entry: entry.deadline <= now, JobTimedOut)
+
+    def cancel(self, job_ids):
+        """Stop the report code of these jobs (cancelled); return the job ids told to.
+
+        Jobs not inside report code (yet) are left alone: call again.
+        """
+        job_ids = frozenset(job_ids)
+        if not job_ids:
+            return []
+        return self._send(lambda entry: entry.job_id in job_ids, JobCancelled)
 
     def interrupt_all(self):
         """Stop every job's report code (shutdown); return the job ids."""
@@ -102,4 +125,6 @@ class Watchdog:
 def _message(entry):
     if entry.sent is JobTimedOut:
         return f"timed out: report code ran longer than its limit of {entry.limit:g}s"
+    if entry.sent is JobCancelled:
+        return CANCELLED_WHILE_RUNNING
     return "interrupted: the worker is shutting down"
