@@ -220,6 +220,7 @@ class PloneFlowTests(PloneTestCase):
         pdf_link = row.locator("[data-field=links] a", has_text="PDF")
         expect(pdf_link).to_be_visible()
         expect(row.locator(".progress-bar")).to_have_text("100%")
+        expect(row.locator("input[name='job_ids:list']")).to_have_count(1)  # may be deleted
         self.assert_not_reloaded(page, navigations)
         screenshot(page, "plone-my-reports")
 

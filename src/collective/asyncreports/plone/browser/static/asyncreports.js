@@ -49,6 +49,16 @@
     }
     if (!job.active) {
       row.removeAttribute("data-active");
+      // My reports: a finished job may be chosen for Delete.
+      var choose = row.querySelector("[data-field=choose]");
+      if (choose && !choose.querySelector("input")) {
+        var box = document.createElement("input");
+        box.type = "checkbox";
+        box.name = "job_ids:list";
+        box.value = job.id;
+        box.title = "Choose this finished job to delete it";
+        choose.appendChild(box);
+      }
       // A job's page: a finished job can no longer be cancelled.
       var cancel = document.querySelector("[data-asyncreports-cancel='" + job.id + "']");
       if (cancel) { cancel.remove(); }
