@@ -63,6 +63,10 @@ class AsyncReportsLayer(Layer):
         import collective.asyncreports
 
         self["zodbDB"] = zodb.stackDemoStorage(self.get("zodbDB"), name="AsyncReports")
+        # A registry of its own: what the ZCML registers (with Plone installed,
+        # the Plone part too) must not outlive the layer, or Plone layers set
+        # up after it would have every subscriber twice.
+        zca.pushGlobalRegistry()
         self["configurationContext"] = context = zca.stackConfigurationContext(
             self.get("configurationContext"))
         xmlconfig.file("configure.zcml", collective.asyncreports, context=context)
@@ -74,6 +78,7 @@ class AsyncReportsLayer(Layer):
         with zope.zopeApp() as app:
             zope.uninstallProduct(app, "collective.asyncreports")
         del self["configurationContext"]
+        zca.popGlobalRegistry()
         self["zodbDB"].close()
         del self["zodbDB"]
 
