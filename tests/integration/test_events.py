@@ -207,6 +207,20 @@ class WorkerEventTests(EventsTestCase):
         self.assertIs(event.object, event.error_log)
         self.assertEqual(self.marks()[-1], ("JobFailed", job_id))
 
+    def test_transient_errors_on_the_last_attempt_fire_job_failed_once(self):
+        self.report.conflicts_left = 100
+        job_id = self.enqueue()
+        self.jobs.get(job_id).max_attempts = 1
+        transaction.commit()
+        (claim,) = self.claim()
+        self.assertEqual(self.runner.run(*claim), runner.RELEASED)
+        transaction.begin()
+        job = self.jobs.get(job_id)
+        self.assertEqual(job.state, "failed")
+        self.assertEqual(self.seen(), [("JobStarted", job_id), ("JobFailed", job_id)])
+        self.assertEqual(self.recorder.paths[-1], job.error_path)
+        self.assertEqual(self.marks(), [("JobStarted", job_id), ("JobFailed", job_id)])
+
     def test_a_job_abandoned_by_a_reaper_fires_job_failed(self):
         job = self.abandoned()
         ((name, seen_id, event),) = self.recorder.seen
