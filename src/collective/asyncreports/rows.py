@@ -74,6 +74,8 @@ def job_row(job, request, jobs, manager=False, served_with=((), ()), full_error_
     """
     error_message = job.error_message or ""
     where = standing(job, jobs, *served_with)
+    # While it runs: what its worker's heartbeat last wrote (JobQueue.progress_of).
+    progress = jobs.progress_of(job)
     return {
         "id": job.id,
         "report": job.report,
@@ -81,9 +83,8 @@ def job_row(job, request, jobs, manager=False, served_with=((), ()), full_error_
         "path": job.path,
         "owner": job.owner_id,
         "state": job.state,
-        # While it runs: what its worker's heartbeat last wrote (JobQueue.progress_of).
-        "progress": jobs.progress_of(job).percent,
-        "progress_message": jobs.progress_of(job).message,
+        "progress": progress.percent,
+        "progress_message": progress.message,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
         "created": moment(job.created, local_time),
