@@ -1,5 +1,6 @@
 """Content rules on "Report finished" and "Report failed", run by the worker."""
 
+import time
 import unittest
 from unittest import mock
 
@@ -17,6 +18,8 @@ from zope.schema.interfaces import IVocabularyFactory
 from collective.asyncreports.events import IJobFailed
 from collective.asyncreports.events import IJobFinished
 from collective.asyncreports.plone import testing
+from collective.asyncreports.worker import queue_steps
+from collective.asyncreports.worker.session import Session
 from tests.integration.test_plone_results import BrokenReport
 from tests.integration.test_plone_results import PloneRunnerTests
 
@@ -91,6 +94,21 @@ class ContentRuleTests(unittest.TestCase):
         self.add_rule("report-ready", IJobFinished, "Ready: ${title}")
         self.add_rule("report-broke", IJobFailed, "Failed: ${title}")
         outcome, job = self.run_job(self.enqueue(report="broken"))
+        self.assertEqual(job.state, "failed")
+        error_log = self.stored(job.error_path)
+        self.assertEqual([mail["subject"] for mail in self.sent],
+                         [f"Failed: {error_log.Title()}"])
+
+    def test_a_job_abandoned_by_a_reaper_runs_the_report_failed_rule(self):
+        self.add_rule("report-broke", IJobFailed, "Failed: ${title}")
+        job = self.jobs.get(self.enqueue())
+        job.max_attempts = 1
+        self.jobs.claim("dead-worker")[0].lease_expires = time.time() - 1  # no heartbeat ever
+        transaction.commit()
+        with Session(self.layer["zodbDB"]) as session:
+            queue_steps.reap_lost_leases(session, "plone-reaper", [self.queue_path], {})
+        setSite(self.portal)
+        transaction.begin()
         self.assertEqual(job.state, "failed")
         error_log = self.stored(job.error_path)
         self.assertEqual([mail["subject"] for mail in self.sent],
