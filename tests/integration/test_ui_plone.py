@@ -2,11 +2,13 @@
 My reports with filters, deleting and running again."""
 
 import json
+import os
 import re
 
 import transaction
 from plone import api
 
+import collective.asyncreports
 from collective.asyncreports.plone import testing
 from collective.asyncreports.plone.queue import QUEUE_ID
 from tests.integration.test_plone_browser import BrowserTestCase
@@ -86,6 +88,22 @@ class JobPageTests(PloneUITestCase):
         self.assertIn('value="cancel"', browser.contents)
         self.assertIn('value="run_again"', browser.contents)
         self.assertNotIn('value="retry"', browser.contents)
+
+    def test_error_summary_trimmed_for_owners_full_log_for_managers(self):
+        job = self.enqueue()
+        (claimed,) = self.jobs.claim("w1")
+        server_path = os.path.join(os.path.dirname(collective.asyncreports.__file__), "x.py")
+        self.jobs.fail(job.id, claimed.lease_token, f"no such file {server_path}",
+                       error_path=f"/plone/reports/{job.id}-error.txt")
+        transaction.commit()
+        owner = self.job_page(testing.EDITOR, job.id)
+        self.assertIn("no such file", owner.contents)
+        self.assertNotIn(os.path.dirname(collective.asyncreports.__file__), owner.contents)
+        self.assertIn("no such file collective/asyncreports/x.py", owner.contents)
+        self.assertNotIn("@@asyncreports-error-log", owner.contents)
+        manager = self.job_page(testing.SITE_ADMIN, job.id)
+        self.assertIn(server_path, manager.contents)
+        self.assertIn(f"@@asyncreports-error-log?job={job.id}", manager.contents)
 
     def test_another_users_job_page_is_refused(self):
         job = self.enqueue(owner=testing.OTHER_EDITOR)

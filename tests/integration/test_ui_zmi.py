@@ -1,5 +1,6 @@
 """The ZMI queue reads like a UI: report titles, local times, a job page, filters."""
 
+import os
 import re
 
 import transaction
@@ -7,12 +8,14 @@ from zExceptions import Forbidden
 from zExceptions import NotFound
 from zExceptions import Unauthorized
 
+import collective.asyncreports
 from collective.asyncreports import testing
 from collective.asyncreports.rows import report_title
 from tests.integration.test_zmi import ZMITestCase
 
 
 QUEUE_URL = "http://nohost/asyncreports"
+SERVER_PATH = os.path.join(os.path.dirname(collective.asyncreports.__file__), "x.py")
 TIME = re.compile(
     r'<time datetime="(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)" title="([^"]+ UTC)">([^<]+)</time>')
 
@@ -81,6 +84,25 @@ class JobPageTests(ZMIUITestCase):
         self.assertIn('value="cancel"', contents)
         self.assertIn('value="run_again"', contents)
         self.assertNotIn('value="retry"', contents)
+
+    def test_error_summary_trimmed_for_owners_whole_for_managers(self):
+        job = self.enqueue()
+        (claimed,) = self.jobs.claim("w1")
+        self.jobs.fail(job.id, claimed.lease_token, f"no such file {SERVER_PATH}",
+                       error_path=f"/{testing.QUEUE_ID}/results/{job.id}-error.txt")
+        transaction.commit()
+        url = f"{QUEUE_URL}/manage_job?job_id={job.id}"
+        owner = self.browser(testing.REPORTER)
+        owner.open(url)
+        self.assertIn("no such file", owner.contents)
+        self.assertNotIn(os.path.dirname(collective.asyncreports.__file__), owner.contents)
+        self.assertIn("no such file collective/asyncreports/x.py", owner.contents)
+        self.assertNotIn("manage_errorLog", owner.contents)
+        manager = self.browser(testing.MANAGER)
+        manager.open(url)
+        self.assertIn(SERVER_PATH, manager.contents)
+        self.assertIn(f"manage_errorLog?job_id={job.id}", manager.contents)
+        self.assertIn('value="retry"', manager.contents)
 
     def test_another_users_job_page_is_refused_managers_see_it(self):
         job = self.enqueue(owner=testing.OTHER_REPORTER)
