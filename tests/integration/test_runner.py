@@ -237,14 +237,14 @@ class BatchTests(RunnerTestCase):
 
     def test_a_result_that_cannot_be_stored_fails_its_job_and_not_the_others(self):
         ids = [self.enqueue() for _ in range(3)]
-        store = FolderResultStore.store_pdf
+        store = FolderResultStore.store_result
 
-        def store_pdf(results, job, *args):
+        def store_result(results, job, *args):
             if job.id == ids[1]:
                 raise OSError("disk full")
             return store(results, job, *args)
 
-        with mock.patch.object(FolderResultStore, "store_pdf", store_pdf):
+        with mock.patch.object(FolderResultStore, "store_result", store_result):
             outcomes = self.run_batch()
         self.assertEqual(outcomes, {ids[0]: runner.DONE, ids[1]: runner.FAILED,
                                     ids[2]: runner.DONE})

@@ -202,7 +202,7 @@ class ExportTests(unittest.TestCase):
         self.assertEqual(list(exports.FORMATS), ["pdf", "csv", "xlsx"])
         self.assertEqual(exports.FORMATS["xlsx"].content_type,
                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        self.assertEqual(exports.FORMATS["csv"].content_type, "text/csv; charset=utf-8")
+        self.assertEqual(exports.FORMATS["csv"].content_type, "text/csv")
 
     def test_pdf_shows_typed_cells_as_text(self):
         import pypdf

@@ -101,7 +101,7 @@ def run_again(queue, job):
             text = _as_text(field, job.params[name])
             if text is not None:
                 raw[name] = text
-    return submit(queue, job.report, job.path, raw, priority=job.priority)
+    return submit(queue, job.report, job.path, raw, priority=job.priority, format=job.format)
 
 
 def _as_text(field, value):

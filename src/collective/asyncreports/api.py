@@ -55,7 +55,7 @@ PLONE_QUEUE_ID = "portal_asyncreports"
 
 
 def enqueue(report, target, parameters=None, user=None, priority=0, not_before=None,
-            queue=None):
+            queue=None, format="pdf"):
     """Queue the report ``report`` on ``target``, with the checks of the forms.
 
     The job is recorded in the current transaction: it exists once that
@@ -79,6 +79,8 @@ def enqueue(report, target, parameters=None, user=None, priority=0, not_before=N
     :param queue: the queue (an ``IAsyncReportQueue``) or its path. Default:
         the nearest one: the site's ``portal_asyncreports`` in Plone, else
         the only queue of the database.
+    :param format: the result's format: ``"pdf"``, ``"csv"`` or ``"xlsx"``,
+        one the report offers (its ``formats``); None: the report's default.
     :returns: the new job's id (text).
     :raises collective.asyncreports.errors.UnknownReport: no such report type.
     :raises collective.asyncreports.errors.InvalidPath: the target is
@@ -89,8 +91,8 @@ def enqueue(report, target, parameters=None, user=None, priority=0, not_before=N
     :raises collective.asyncreports.errors.QueueNotFound: no queue there, or
         none or several to choose from.
     :raises collective.asyncreports.errors.InvalidJobRequest: ``priority``
-        or ``not_before`` is wrong (one message for each), or the report is
-        not available for the target.
+        or ``not_before`` is wrong (one message for each), the report is
+        not available for the target, or it does not offer ``format``.
     :raises AccessControl.Unauthorized: the user may not queue this report
         here or may not view the target.
     """
@@ -104,7 +106,7 @@ def enqueue(report, target, parameters=None, user=None, priority=0, not_before=N
     path = target if isinstance(target, str) else _path_of(target)
     with _site_of(queue), _acting_as(user, queue):
         job = submit(queue, report, path, parameters, priority=priority,
-                     not_before=not_before, typed=True)  # format="pdf" goes here too
+                     not_before=not_before, typed=True, format=format)
     return job.id
 
 

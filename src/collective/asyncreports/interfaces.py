@@ -10,15 +10,18 @@ from zope.interface import Interface
 
 
 class IResultStore(Interface):
-    """Where a queue keeps its jobs' PDFs and error logs, private to their owner."""
+    """Where a queue keeps its jobs' results (PDF, CSV, XLSX) and error logs,
+    private to their owner."""
 
     queue = Attribute("The queue object whose results this store holds.")
 
     def folder():
         """The container of the results, created when missing."""
 
-    def store_pdf(job, data, filename, owner):
-        """Store ``job``'s PDF bytes, owned by ``owner``; return its physical path.
+    def store_result(job, data, filename, content_type, owner):
+        """Store ``job``'s result, the bytes of a file named ``filename`` of
+        MIME type ``content_type`` (a PDF, a CSV, a spreadsheet), owned by
+        ``owner``; return its physical path.
 
         A result stored before for the same job and name is replaced.
         """

@@ -13,6 +13,7 @@ from Acquisition import aq_parent
 from collective.asyncreports import events
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.permissions import View
+from collective.asyncreports.reports.formats import check_format
 from collective.asyncreports.reports.registry import get_report
 from collective.asyncreports.reports.registry import may_queue
 from collective.asyncreports.reports.registry import parse_parameters
@@ -42,7 +43,7 @@ def authorize(queue, name, target):
 
 
 def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0,
-           not_before=None, typed=False):
+           not_before=None, typed=False, format=None):
     """Queue ``report_name`` on ``path`` for the current user.
 
     ``raw_params`` maps parameter names to strings (form or CLI values); they
@@ -50,11 +51,14 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0,
     (e.g. a form token) makes a repeated submission return the first job.
     ``typed``: ``raw_params`` are values already (``api.enqueue``), checked
     as the worker checks them (``validate_parameters``). ``not_before``:
-    epoch seconds before which the job does not run.
+    epoch seconds before which the job does not run. ``format``: the
+    result's format, one the report offers (``reports/formats.py``; None:
+    its default).
 
     Returns the Job. Raises Unauthorized when the user may not queue this
     report or view the target, and InvalidJobRequest (UnknownReport,
-    InvalidPath, InvalidParameters) for bad input.
+    InvalidPath, InvalidParameters; BadInput for a format the report does
+    not offer) for bad input.
     """
     user = getSecurityManager().getUser()
     report = get_report(report_name)
@@ -67,6 +71,7 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0,
                 f"{_user_id()} may not queue the report {report_name!r} here") from None
         raise
     authorize(queue, report_name, target)
+    format = check_format(report, format)
     check = validate_parameters if typed else parse_parameters
     params = check(report, raw_params, target)
     user_folder = aq_parent(aq_inner(user))
@@ -85,6 +90,7 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0,
         dedup_key=dedup_key,
         queue_path=path_of(queue),
         actor=user.getId(),
+        format=format,
     )
     if deduplicated is None:  # a repeated submission queued nothing
         events.queued(queue, job)

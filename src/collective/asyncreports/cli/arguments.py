@@ -77,6 +77,9 @@ def parser():
                             help="the user the report runs as and belongs to")
     submit_cmd.add_argument("--priority", type=_priority, default=0,
                             help="higher runs first (default 0)")
+    submit_cmd.add_argument("--format", type=_text(40), default=None,
+                            help="result format the report offers: pdf, csv or xlsx "
+                                 "(default: the report's first, pdf for the built-in ones)")
 
     jobs = commands.add_parser("jobs", parents=[config, queue], help="list jobs")
     jobs.add_argument("--state", choices=ALL_STATES)

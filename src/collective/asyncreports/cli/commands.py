@@ -99,7 +99,7 @@ def command_submit(app, args, out):
     newSecurityManager(None, user)
     try:
         job = submit(queue, args.report, args.path, _params(args.param),
-                     priority=args.priority)
+                     priority=args.priority, format=args.format)
         transaction.commit()
     finally:
         noSecurityManager()

@@ -1,6 +1,6 @@
 """Results in a Plone site: File content in the configured results folder.
 
-A PDF and an error log are ordinary plone.app.contenttypes Files with a blob,
+A result (PDF, CSV, XLSX) and an error log are ordinary plone.app.contenttypes Files with a blob,
 created through plone.api as the job's owner. Only the owner and the site's
 managers may see them: View and friends are set on each object, not acquired,
 and the catalog's security index is updated, so others find nothing in search
@@ -95,9 +95,10 @@ class PloneResultStore:
         path = settings.results_folder if settings is not None else None
         return ensure_results_folder(self.queue.site(), path or DEFAULT_FOLDER)
 
-    def store_pdf(self, job, data, filename, owner):
-        """Store the PDF of ``job`` as a File owned by ``owner``; return its physical path."""
-        named = NamedBlobFile(data=data, contentType="application/pdf", filename=filename)
+    def store_result(self, job, data, filename, content_type, owner):
+        """Store the result of ``job`` (PDF, CSV, XLSX bytes of ``content_type``)
+        as a File owned by ``owner``; return its physical path."""
+        named = NamedBlobFile(data=data, contentType=content_type, filename=filename)
         result = self._store(
             f"{job.id}-{safe_id(filename)}",
             title=f"{_report_title(job)} of {job.path}",

@@ -18,7 +18,10 @@ class Job(Persistent):
 
     Jobs are created and changed only through ``JobQueue``, which keeps its
     indexes in step with ``state``, ``priority`` and ``not_before``.
+    ``format`` is the result's format (``rendering/exports.py``).
     """
+
+    format = "pdf"  # jobs stored before there were formats made PDFs
 
     def __init__(
         self,
@@ -34,6 +37,7 @@ class Job(Persistent):
         max_attempts=3,
         queue_path="",
         dedup_key=None,
+        format="pdf",
     ):
         self.id = id
         self.queue_path = queue_path
@@ -52,6 +56,7 @@ class Job(Persistent):
         self.lease_expires = None
         self.result_path = None
         self.dedup_key = dedup_key
+        self.format = format
         self.clear_outcome()
         # A tuple, stored with the job: a PersistentList was one more object
         # written on every state change.
@@ -131,6 +136,7 @@ class Job(Persistent):
             "report": self.report,
             "path": self.path,
             "params": dict(self.params),
+            "format": self.format,
             "owner": self.owner_id,
             "owner_folder": self.owner_folder,
             "priority": self.priority,

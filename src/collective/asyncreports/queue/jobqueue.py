@@ -111,6 +111,7 @@ class JobQueue(Transitions, Leases, Persistent):
         queue_path="",
         actor=None,
         now=None,
+        format="pdf",
     ):
         """Queue a report run.
 
@@ -127,6 +128,8 @@ class JobQueue(Transitions, Leases, Persistent):
             is queued, so a retried or doubly submitted request leaves one job.
         :param queue_path: path of the queue object, stored on the job.
         :param actor: who queued it, for the history (default: the owner).
+        :param format: the result's format, e.g. ``"pdf"`` (checked against
+            the report by ``submission.submit``).
         :returns: the new (or deduplicated) Job.
         :raises InvalidJobRequest: report, path or owner missing, or
             max_attempts below 1.
@@ -142,6 +145,8 @@ class JobQueue(Transitions, Leases, Persistent):
             # Keys of one BTree must compare with each other: a list among
             # strings breaks every later lookup.
             raise InvalidJobRequest(f"dedup_key must be text, not {type(dedup_key).__name__}")
+        if not (isinstance(format, str) and format):
+            raise InvalidJobRequest(f"the result format must be text, not {format!r}")
         if dedup_key is not None and dedup_key in self._dedup:
             return self._jobs[self._dedup[dedup_key]]
         job_id = _job_id(now)
@@ -160,6 +165,7 @@ class JobQueue(Transitions, Leases, Persistent):
             max_attempts=max_attempts,
             queue_path=queue_path,
             dedup_key=dedup_key,
+            format=format,
         )
         self._jobs[job_id] = job
         self._due.add(indexes.due_key(job))

@@ -48,7 +48,8 @@ class Format(NamedTuple):
 
 
 PDF = Format("pdf", "PDF", "pdf", "application/pdf")
-CSV = Format("csv", "CSV (Excel, UTF-8)", "csv", "text/csv; charset=utf-8")
+# UTF-8, which its byte order mark says (OFS.Image.File drops a charset parameter).
+CSV = Format("csv", "CSV (Excel, UTF-8)", "csv", "text/csv")
 XLSX = Format("xlsx", "Excel (XLSX)", "xlsx",
               "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 FORMATS = {f.name: f for f in (PDF, CSV, XLSX)}

@@ -7,6 +7,7 @@ from zope.interface import Interface
 from zope.interface import implementer
 
 from collective.asyncreports import permissions
+from collective.asyncreports.rendering.exports import DOCUMENT_FORMATS
 from collective.asyncreports.reports.interfaces import IReportType
 
 
@@ -33,6 +34,9 @@ class ReportType:
     description = ""
     schema = Interface
     permission = permissions.QueueReport
+    # The formats a submitter may choose, the default first (reports/formats.py);
+    # a render that returns PDF bytes of its own sets ("pdf",).
+    formats = DOCUMENT_FORMATS
     # Used in file names; the registration name is not known to the utility.
     name = None
 

@@ -25,6 +25,14 @@ class IReportType(Interface):
         "Name of the Zope permission a user needs on the target to queue the report."
     )
 
+    formats = Attribute(
+        "The result formats a submitter may choose, names from "
+        "collective.asyncreports.rendering.exports.FORMATS ('pdf', 'csv', "
+        "'xlsx'), the default first. ReportType offers all three, for a render "
+        "that returns a Document; a render that returns PDF bytes offers "
+        "('pdf',). Without it: PDF only."
+    )
+
     def available(context):
         """Tell whether the report can run on ``context``.
 
@@ -44,6 +52,9 @@ class IReportType(Interface):
 
     def filename(context, parameters):
         """Return the file name of the result, ending in ``.pdf``.
+
+        For a CSV or XLSX result the worker replaces ``.pdf`` by that
+        format's extension (``reports.formats.result_filename``).
 
         :param context: The target object.
         :param parameters: Dict of validated, typed parameter values.

@@ -121,7 +121,7 @@ def _row(path, obj):
     title = getattr(base, "title", "")
     if callable(title):
         title = obj.title()
-    size = obj.get_size() if callable(getattr(base, "get_size", None)) else ""
+    size = obj.get_size() if callable(getattr(base, "get_size", None)) else None
     return (
         "/".join(path),
         getattr(base, "meta_type", ""),
@@ -132,7 +132,9 @@ def _row(path, obj):
 
 
 def _modified(obj):
-    """Return when ``obj`` last changed, as ISO 8601 in UTC, or ''."""
+    """Return when ``obj`` last changed, a datetime in UTC, or None.
+
+    (The PDF shows it in ISO 8601, a spreadsheet as a date.)"""
     base = aq_base(obj)
     if callable(getattr(base, "bobobase_modification_time", None)):
         when = obj.bobobase_modification_time().asdatetime()
@@ -142,6 +144,6 @@ def _modified(obj):
             base._p_activate()
         mtime = getattr(base, "_p_mtime", None)
         if mtime is None:
-            return ""
+            return None
         when = datetime.datetime.fromtimestamp(mtime, datetime.UTC)
-    return when.astimezone(datetime.UTC).isoformat(timespec="seconds")
+    return when.astimezone(datetime.UTC).replace(microsecond=0)

@@ -45,11 +45,11 @@ class FolderResultStore:
         keep_listing_private(folder, PRIVATE_ROLES_LISTING)
         return folder
 
-    def store_pdf(self, job, data, filename, owner):
-        """Store PDF bytes for ``job``; return the new object's physical path."""
+    def store_result(self, job, data, filename, content_type, owner):
+        """Store ``job``'s result (PDF, CSV, XLSX bytes) as a File of
+        ``content_type``; return the new object's physical path."""
         title = f"{job.report} of {job.path} (job {job.id})"
-        result = self._store(f"{job.id}-{safe_id(filename)}", title, data, "application/pdf",
-                             owner)
+        result = self._store(f"{job.id}-{safe_id(filename)}", title, data, content_type, owner)
         return "/".join(result.getPhysicalPath())
 
     def store_error_log(self, job, text, owner=None):

@@ -21,6 +21,7 @@ from zope.globalrequest import setRequest
 
 from collective.asyncreports import events
 from collective.asyncreports.queue import states
+from collective.asyncreports.rendering import exports
 from collective.asyncreports.results.errorlog import error_log_text
 from collective.asyncreports.users import load_user
 
@@ -119,11 +120,16 @@ class Ending:
 
 
 class Rendered(Ending):
-    """The report ran: store its PDF as the owner's, unless cancelled meanwhile."""
+    """The report ran: store its result as the owner's, unless cancelled meanwhile.
 
-    def __init__(self, claim, started, app, pdf, filename, owner):
+    ``pdf``: the result's bytes, in the job's format (``content_type``).
+    """
+
+    def __init__(self, claim, started, app, pdf, filename, owner,
+                 content_type=exports.PDF.content_type):
         super().__init__(claim, started, app)
         self.pdf, self.filename, self.owner = pdf, filename, owner
+        self.content_type = content_type
 
     def write(self):
         queue, jobs = self.job_queue()
@@ -133,7 +139,8 @@ class Rendered(Ending):
             jobs.confirm_cancel(self.job_id, self.token)
             self.fire_ended(queue, job)
             return CANCELLED, "cancel requested while running", None
-        path = queue.result_store().store_pdf(job, self.pdf, self.filename, self.owner)
+        path = queue.result_store().store_result(
+            job, self.pdf, self.filename, self.content_type, self.owner)
         jobs.finish(self.job_id, self.token, path)
         self.fire_ended(queue, job)
         return DONE, f"result {path} ({len(self.pdf)} bytes)", path

@@ -12,6 +12,9 @@ from zope.globalrequest import setRequest
 
 from collective.asyncreports import logger
 from collective.asyncreports.errors import LeaseLost
+from collective.asyncreports.rendering import exports
+from collective.asyncreports.reports.formats import check_format
+from collective.asyncreports.reports.formats import result_filename
 from collective.asyncreports.reports.registry import validate_parameters
 from collective.asyncreports.submission import authorize
 from collective.asyncreports.targets import resolve_target
@@ -204,10 +207,13 @@ class JobRunner:
                 return Cancelled(claim, started, app, began=False)
             handle = self.board.new(claim)
             handle.attempt, handle.owner_id = job.attempts, job.owner_id
+            result_format = check_format(report, job.format)  # as at submit time
             with self.board.running(handle), self.watchdog.rendering(job_id, limit):
                 rendered = report.render(target, app.REQUEST, params)
-                pdf = rendered if isinstance(rendered, bytes) else rendered.to_pdf()
-            return Rendered(claim, started, app, pdf, report.filename(target, params), user)
+                data = exports.export(rendered, result_format)
+            return Rendered(claim, started, app, data,
+                            result_filename(report, target, params, result_format), user,
+                            exports.FORMATS[result_format].content_type)
         except LeaseLost as exc:
             return Lost(claim, started, str(exc))
         except JobTimedOut as exc:

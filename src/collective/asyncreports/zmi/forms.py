@@ -11,6 +11,8 @@ from zope.schema.interfaces import ITextLine
 from collective.asyncreports import validation
 from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.queue.settings import SETTINGS
+from collective.asyncreports.reports.formats import FORMAT_FIELD
+from collective.asyncreports.reports.formats import format_choices
 from collective.asyncreports.reports.registry import schema_fields
 
 
@@ -66,6 +68,16 @@ def widgets(report, form, errors):
             }
         )
     return result
+
+
+def format_options(report, form):
+    """The result formats ``report`` offers, for the Submit tab's choice; the
+    one sent (if offered) is selected, else the report's default."""
+    offered = format_choices(report)
+    sent = form.get(FORMAT_FIELD)
+    chosen = sent if isinstance(sent, str) and sent in dict(offered) else offered[0][0]
+    return [{"value": name, "title": title, "selected": name == chosen}
+            for name, title in offered]
 
 
 def raw_parameters(form):

@@ -177,6 +177,7 @@ class AsyncReportQueue(QueueContainer):
             "description": report.description if report else "",
             "path": site_path if query["path"] is None else query["path"],
             "widgets": forms.widgets(report, REQUEST.form, errors) if report else [],
+            "formats": forms.format_options(report, REQUEST.form) if report else [],
             "form_error": errors.get("", ""),
             "submission_id": query["submission_id"] or uuid.uuid4().hex,
         }
@@ -268,6 +269,7 @@ class AsyncReportQueue(QueueContainer):
                 form.get("path", ""),
                 forms.raw_parameters(form),
                 dedup_key=query["submission_id"],
+                format=form.get("format"),
             )
             public_url.remember_served_url(self, REQUEST.get("SERVER_URL"))
         except InvalidParameters as exc:

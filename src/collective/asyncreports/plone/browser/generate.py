@@ -17,6 +17,8 @@ from zope import schema
 from zope.interface import Interface
 from zope.schema.interfaces import IBool
 from zope.schema.interfaces import IChoice
+from zope.schema.vocabulary import SimpleTerm
+from zope.schema.vocabulary import SimpleVocabulary
 
 from collective.asyncreports import public_url
 from collective.asyncreports import validation
@@ -26,6 +28,9 @@ from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.plone import _
 from collective.asyncreports.plone.browser import check_text_widgets
 from collective.asyncreports.plone.browser import site_queue
+from collective.asyncreports.reports.formats import FORMAT_FIELD
+from collective.asyncreports.reports.formats import check_format
+from collective.asyncreports.reports.formats import format_choices
 from collective.asyncreports.reports.registry import queueable_report_types
 from collective.asyncreports.submission import submit
 from collective.asyncreports.targets import path_of
@@ -63,7 +68,9 @@ class GenerateReportForm(form.Form):
             chosen = self.reports[0][0]
         if chosen in available:
             self.report_name, self.report = chosen, available[chosen]
+            check_submitted_format(self.request, self.report)
             self.fields = field.Fields(IGenerateReport) + field.Fields(
+                format_field(self.report)) + field.Fields(
                 self.report.schema, prefix=PARAMETER_PREFIX)
             self.fields["submission_id"].mode = HIDDEN_MODE
             check_text_widgets(self.request, IGenerateReport)
@@ -117,7 +124,7 @@ class GenerateReportForm(form.Form):
             job = submit(
                 queue, self.report_name, path_of(self.context),
                 {name: text for name, text in raw.items() if text is not None},
-                dedup_key=data.get("submission_id") or None)
+                dedup_key=data.get("submission_id") or None, format=data.get(FORMAT_FIELD))
         except InvalidParameters as exc:
             self.status = "; ".join(f"{name}: {problem}" for name, problem in exc.errors)
             return
@@ -132,6 +139,34 @@ class GenerateReportForm(form.Form):
         )
         self.request.response.redirect(
             f"{api.portal.get().absolute_url()}/@@my-reports?{urlencode({'job': job.id})}")
+
+
+def format_field(report):
+    """The form's choice of the result formats ``report`` offers, its default first."""
+    terms = [SimpleTerm(name, name, title) for name, title in format_choices(report)]
+    return schema.Choice(
+        __name__=FORMAT_FIELD,
+        title=_("Format"),
+        description=_("CSV holds the report's largest table; an Excel workbook has a "
+                      "sheet per table."),
+        vocabulary=SimpleVocabulary(terms),
+        default=terms[0].value,
+        required=True,
+    )
+
+
+def check_submitted_format(request, report):
+    """A 400 (BadInput) for a format sent that ``report`` does not offer.
+
+    z3c.form would drop an unknown choice silently and ask again.
+    """
+    sent = request.form.get(f"form.widgets.{FORMAT_FIELD}")
+    if sent is None:
+        return
+    values = list(sent) if isinstance(sent, (list, tuple)) else [sent]
+    if len(values) != 1:
+        raise validation.BadInput(f"{FORMAT_FIELD}: choose one format, not {len(values)}")
+    check_format(report, values[0])
 
 
 def _as_text(field, value):
