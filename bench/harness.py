@@ -14,6 +14,7 @@ from pathlib import Path
 
 import transaction
 import ZEO
+from AccessControl.Permission import registerPermissions
 from OFS.Folder import manage_addFolder
 from OFS.Image import manage_addFile
 from persistent.mapping import PersistentMapping
@@ -21,6 +22,7 @@ from ZODB.TimeStamp import TimeStamp
 
 from collective.asyncreports.dev.processes import Instance
 from collective.asyncreports.dev.processes import free_port
+from collective.asyncreports.results.listing import LISTING_PERMISSIONS
 from collective.asyncreports.zmi.queue import manage_addAsyncReportQueue
 
 
@@ -244,6 +246,9 @@ class Bench:
 
     def add_queue(self, queue_id, **settings):
         """A fresh Async Report Queue at /queue_id (own results folder), with settings."""
+        # This process boots no Zope: the permissions a results folder sets
+        # (some are CMF's or webdav's) are known only once registered.
+        registerPermissions([(name, ()) for name in LISTING_PERMISSIONS])
         client = self.client
         client.begin()
         if self.results_folder == "btree":

@@ -49,6 +49,7 @@ FULL = {
     "memory_jobs": 20_000,
     "memory_checkpoint": 1000,
     "memory_timeout": 210,
+    "cancel_jobs": 40,
     # 0: zope.conf as dev.processes writes it; else the ZODB cache-size (objects)
     # of the workers, for diagnosis.
     "zodb_cache_size": 0,
@@ -73,6 +74,7 @@ QUICK = dict(
     memory_jobs=1500,
     memory_checkpoint=200,
     memory_timeout=15,
+    cancel_jobs=6,
 )
 
 # name, title, function, needs the raw baseline
@@ -85,6 +87,7 @@ SCENARIOS = [
     ("8", "worker memory", "memory"),
     ("4", "queue size", "queue_size"),
     ("5", "cost to the web request", "web_cost"),
+    ("9", "cancel latency of running reports", "cancel_latency"),
 ]
 
 COLUMNS = (("scenario", "scenario"), ("figure", "figure"), ("value", "value"),

@@ -749,3 +749,82 @@ def memory(bench, cfg, trace=False):
             "samples": [(round(t - samples[0][0], 2), d, r) for t, d, r in samples[::4]],
             "check": check, "rows": rows, "lost": check["lost"],
             "duplicates": check["duplicates"], "data_fs_bytes": bench.data_fs_bytes()}
+
+
+# -- 9. cancel latency ---------------------------------------------------------------------
+
+
+CANCELLABLE = "bench-cancellable"
+
+
+def _watch(client, queue, job_id, ended, timeout):
+    """Poll a job every 10 ms until its report runs; ``ended``: until it ended,
+    then return its ``finished``."""
+    deadline = time.monotonic() + timeout
+
+    def read(c):
+        job = c.jobs(queue).get(job_id)
+        if job.is_final and not ended:
+            raise RuntimeError(f"job {job_id} is {job.state} before it ran: "
+                               f"{job.error_message}")
+        return (job.finished if job.is_final else None) if ended else job.started_running
+
+    while not (seen := client.read(read)):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"job {job_id}: not {'ended' if ended else 'running'} "
+                               f"after {timeout}s")
+        time.sleep(0.01)
+    return seen
+
+
+def cancel_latency(bench, cfg):
+    """Cancels of running reports: committed request -> job cancelled.
+
+    One worker; one job at a time of a report that loops until it is
+    stopped, half of them calling ``progress()`` at every turn, half never
+    (interrupted by the worker's heartbeat thread). Each is cancelled a
+    random 0.1-0.4 s into its report; the time runs from the cancel's commit
+    (its TID) to the job's ``finished`` (the worker's clock, same machine).
+    """
+    queue = bench.add_queue("cancel")
+    processes, boot = bench.start_workers(queue, 1, "cancel")
+    client = bench.client
+    rng = random.Random(9)
+    latencies = {True: [], False: []}
+    ids = []
+    try:
+        for number in range(cfg["cancel_jobs"]):
+            calls_progress = number % 2 == 0
+            (job_id,), _ = bench.enqueue(queue, 1, CANCELLABLE, params={"progress": calls_progress})
+            ids.append(job_id)
+            _watch(client, queue, job_id, ended=False, timeout=30)
+            time.sleep(rng.uniform(0.1, 0.4))
+            client.begin()
+            job = client.jobs(queue).cancel(job_id, actor="bench")
+            client.commit()
+            requested = commit_time(job)
+            finished = _watch(client, queue, job_id, ended=True, timeout=10)
+            latencies[calls_progress].append((finished - requested) * 1000)
+        (after,), _ = bench.enqueue(queue, 1)
+        bench.wait_until_finished(queue, len(ids) + 1, 30, processes)
+        states = bench.started_times(queue, [*ids, after])
+        results = client.read(lambda c: len(c.queue(queue).result_store().folder().objectIds()))
+    finally:
+        bench.stop_workers(processes)
+    cancelled = sum(1 for job_id in ids if states[job_id][2] == "cancelled")
+    everything = latencies[True] + latencies[False]
+    p50, p99 = quantile(everything, 0.5), quantile(everything, 0.99)
+    rows = [
+        row("9 cancel", f"cancel commit -> cancelled, p50 ({len(ids)} running reports)",
+            f"{p50:.0f} ms", f"with progress() {quantile(latencies[True], 0.5):.0f} ms, "
+            f"busy loop {quantile(latencies[False], 0.5):.0f} ms", "", "info"),
+        row("9 cancel", "cancel commit -> cancelled, p99 / max", f"{p99:.0f} / "
+            f"{max(everything):.0f} ms", "", "<= 2000 ms", verdict(max(everything) <= 2000)),
+        row("9 cancel", "cancelled / results stored / next job", f"{cancelled} / {results - 1} / "
+            f"{states[after][2]}", "", f"{len(ids)} / 0 / done",
+            verdict(cancelled == len(ids) and results == 1 and states[after][2] == "done")),
+    ]
+    return {"jobs": len(ids), "p50_ms": p50, "p99_ms": p99, "max_ms": max(everything),
+            "with_progress_ms": latencies[True], "busy_loop_ms": latencies[False],
+            "worker_boot_s": boot, "cancelled": cancelled, "results": results, "rows": rows,
+            "lost": 0 if states[after][2] == "done" else 1, "duplicates": max(0, results - 1)}

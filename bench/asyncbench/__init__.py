@@ -9,7 +9,10 @@ import time
 import uuid
 
 from reportlab.pdfgen.canvas import Canvas
+from zope import schema
+from zope.interface import Interface
 
+from collective.asyncreports import api
 from collective.asyncreports.reports.base import ReportType
 from collective.asyncreports.submission import submit
 
@@ -37,6 +40,29 @@ class TrivialReport(ReportType):
     description = "A one-line PDF made once at import; for measuring the queue."
 
     def render(self, context, request, parameters):
+        return TINY_PDF
+
+
+class ICancellableParameters(Interface):
+    progress = schema.Bool(title="Call progress() at every turn", default=False)
+
+
+class CancellableReport(ReportType):
+    """Runs until cancelled (at most a minute), in a pure-Python loop that calls
+    ``api.current_job().progress()`` at every turn, or never (``progress``)."""
+
+    name = "bench-cancellable"
+    title = "Bench: runs until cancelled"
+    schema = ICancellableParameters
+
+    def render(self, context, request, parameters):
+        job = api.current_job()
+        turns = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            turns += 1
+            if parameters["progress"]:
+                job.progress(turns % 100)
         return TINY_PDF
 
 

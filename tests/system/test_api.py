@@ -57,7 +57,8 @@ class RunningReportTests(unittest.TestCase):
                 seen.add(progress)
             time.sleep(0.05)
         for percent, message in seen:
-            self.assertEqual(message, f"step {percent * 40 // 100} of 40")
+            step = int(message.split()[1])
+            self.assertEqual((message, percent), (f"step {step} of 40", step * 100 // 40))
         self.system.wait_for_state(job_id, "done", timeout=30)
         self.assertEqual(self.progress(job_id)[1].percent, 100)
 

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 from collective.asyncreports.queue import JobQueue
 from collective.asyncreports.worker.heartbeat import Heartbeat
+from collective.asyncreports.worker.progress import COOPERATIVE_SECONDS
 from collective.asyncreports.worker.progress import MAX_MESSAGE_LENGTH
 from collective.asyncreports.worker.progress import Board
 from collective.asyncreports.worker.progress import current_job
@@ -29,8 +30,7 @@ def claimed_job(jobs, worker="w1"):
 
 class RunningJobTests(unittest.TestCase):
     def setUp(self):
-        self.changes = []
-        self.board = Board(on_change=lambda: self.changes.append(1))
+        self.board = Board()
         self.job = self.board.new((QUEUE, "job-1", "token-1"))
 
     def test_done_of_a_total_is_a_whole_percentage_rounded_down(self):
@@ -68,14 +68,15 @@ class RunningJobTests(unittest.TestCase):
         self.job.progress(1, 2, "a\x00b")
         self.assertEqual(self.job.latest()[1], "ab")
 
-    def test_the_worker_hears_of_a_change_only(self):
-        for _ in range(1000):
-            self.job.progress(1, 1000)  # 0 %: no change
-        self.assertEqual(self.changes, [])
-        self.job.progress(10, 1000)
-        self.job.progress(10, 1000)
-        self.job.progress(10, 1000, "now with a message")
-        self.assertEqual(len(self.changes), 2)
+    def test_a_report_that_calls_progress_is_left_to_stop_there_for_a_while(self):
+        self.assertFalse(self.job.interruptible())
+        self.job.cancel(now=100.0)
+        self.assertTrue(self.job.interruptible(now=100.0))  # never called progress()
+        self.job._called_at = 100.0
+        self.assertFalse(self.job.interruptible(now=100.2))
+        self.assertTrue(self.job.interruptible(now=100.0 + COOPERATIVE_SECONDS))
+        self.job._called_at = 90.0  # called it long ago: interrupted at once
+        self.assertTrue(self.job.interruptible(now=100.1))
 
     def test_once_cancelled_progress_raises_jobcancelled_which_no_except_exception_catches(self):
         self.job.progress(1, 2)
@@ -114,7 +115,9 @@ class BoardTests(unittest.TestCase):
             self.assertEqual(board.progress(QUEUE), (("a", "t-a", 25, "one"),))
             self.assertEqual(board.progress("/other"), (("b", "t-b", 50, ""),))
             second.cancel()
-            self.assertEqual(board.cancelled(), ["b"])
+            self.assertEqual(board.to_interrupt(), [])  # it calls progress(): it stops there
+            self.assertEqual(board.to_interrupt(now=time.monotonic() + COOPERATIVE_SECONDS),
+                             ["b"])
         self.assertEqual(board.progress(QUEUE), ())
 
 
@@ -240,8 +243,8 @@ class HeartbeatPacingTests(unittest.TestCase):
         board = Board()
         heartbeat = Heartbeat(db, "w1", dict, board, Watchdog())
         session = FakeSession(jobs)
-        heartbeat.write = lambda session, paths: writes.append(board.progress(QUEUE))
-        board.on_change = heartbeat.soon
+        heartbeat.write = lambda session, paths: writes.append(heartbeat.progress(paths)) or \
+            setattr(heartbeat, "written", writes[-1])
         running = board.new((QUEUE, job.id, job.lease_token))
         with board.running(running):
             thread = threading.Thread(target=self.beat, args=(heartbeat, session))

@@ -50,16 +50,25 @@ class Heartbeat:
         self.thread = None
         self.looked = None  # (last transaction, jobs) when cancels were last looked for
         self.look_failed = False
+        self.written = {}  # queue path -> the board's progress as last written
 
     def write(self, session, paths):
         """One heartbeat, through ``session``: also the worker's first, at start-up."""
+        progress = self.progress(paths)
+
         def beat(app):
             for path in paths:
                 app.unrestrictedTraverse(path).job_queue().heartbeat(
                     self.worker_id, hostname=socket.gethostname(), pid=os.getpid(),
-                    progress=self.board.progress(path) if self.board else None,
-                    **self.status())
+                    progress=progress.get(path), **self.status())
         session.write(beat)
+        self.written = progress
+
+    def progress(self, paths):
+        """What the running jobs said, per queue path ({} without a board)."""
+        if self.board is None:
+            return {}
+        return {path: self.board.progress(path) for path in paths}
 
     def soon(self):
         self.asked.set()
@@ -98,6 +107,8 @@ class Heartbeat:
             if self.stopping.is_set():
                 return
             self.look_for_cancels(session)
+            if self.board is not None and self.progress(paths) != self.written:
+                wanted = True  # a job said how far it got: write it, once a second
             now = time.monotonic()
             if now >= beat_at + interval or (wanted and now >= beat_at + COUNTS_BEHIND_SECONDS):
                 wanted = False
@@ -136,7 +147,7 @@ class Heartbeat:
                     job.cancel()
         if self.watchdog is not None:
             # Again each time: a job may enter its report code after the request.
-            for job_id in self.watchdog.cancel(self.board.cancelled()):
+            for job_id in self.watchdog.cancel(self.board.to_interrupt()):
                 logger.info("job %s: cancel requested; stopping its report", job_id)
 
 

@@ -77,7 +77,7 @@ class Worker:
         self.stopped_at = threading.Event()  # the loop is done, but for the exit
         self.watchdog = Watchdog()
         # The jobs whose report runs: progress for the heartbeat, cancels back.
-        self.board = Board(on_change=lambda: self.heartbeat.soon())
+        self.board = Board()
         self.runner = JobRunner(db, watchdog=self.watchdog, on_start=self._started,
                                 board=self.board)
         self.batches = RunningBatches(self.runner, self.watchdog, self.concurrency,

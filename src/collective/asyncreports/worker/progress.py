@@ -17,6 +17,7 @@ Who writes what, so that no two writers ever share an object:
 
 import math
 import threading
+import time
 from contextlib import contextmanager
 
 from collective.asyncreports.worker.watchdog import CANCELLED_WHILE_RUNNING
@@ -25,6 +26,10 @@ from collective.asyncreports.worker.watchdog import JobCancelled
 
 # Longer progress messages are cut: a listing shows one line.
 MAX_MESSAGE_LENGTH = 200
+
+# A report that called progress() this recently is left to stop there when
+# cancelled, for this long, before the worker interrupts it.
+COOPERATIVE_SECONDS = 0.5
 
 _current = threading.local()
 
@@ -42,12 +47,14 @@ class RunningJob:
     for the worker.
     """
 
-    def __init__(self, queue_path, job_id, token, on_change=lambda: None):
+    def __init__(self, queue_path, job_id, token):
         self.queue_path, self.id, self.token = queue_path, job_id, token
         self.attempt = self.owner_id = None  # known once its report begins
-        self._on_change = on_change
-        self._latest = (0, "")  # percent, message; replaced whole, never changed
-        self._cancelled = threading.Event()
+        # Plain attributes, replaced whole: report code may be interrupted at
+        # any bytecode (see ``interruptible``), so progress() takes no lock.
+        self._latest = (0, "")  # percent, message
+        self._called_at = None  # monotonic time of the last progress() call
+        self._cancel_seen_at = None  # monotonic time the worker saw a cancel
 
     def __repr__(self):
         return f"<RunningJob {self.id} attempt={self.attempt}>"
@@ -69,24 +76,38 @@ class RunningJob:
         :raises JobCancelled: a cancel was requested for this job; let it
             propagate (it is no ``Exception``): the job ends cancelled.
         """
-        latest = (_percent(done, total), _message(message))
-        if latest != self._latest:
-            self._latest = latest
-            self._on_change()
-        if self._cancelled.is_set():
+        self._latest = (_percent(done, total), _message(message))
+        self._called_at = time.monotonic()
+        if self._cancel_seen_at is not None:
             raise JobCancelled(CANCELLED_WHILE_RUNNING)
 
     def cancelled(self):
         """True once a cancel was requested for this job (seen by its worker)."""
-        return self._cancelled.is_set()
+        return self._cancel_seen_at is not None
 
     def latest(self):
         """The last progress: ``(percent, message)``."""
         return self._latest
 
-    def cancel(self):
+    def cancel(self, now=None):
         """The worker saw a cancel request for this job."""
-        self._cancelled.set()
+        if self._cancel_seen_at is None:
+            self._cancel_seen_at = time.monotonic() if now is None else now
+
+    def interruptible(self, now=None):
+        """True if the worker should interrupt this cancelled job's report code.
+
+        An exception raised into a thread may land anywhere, also inside a
+        lock's critical section: a report that calls ``progress()`` (within
+        COOPERATIVE_SECONDS) stops there by itself, and is interrupted only
+        if it has not done so COOPERATIVE_SECONDS after the cancel was seen.
+        """
+        if self._cancel_seen_at is None:
+            return False
+        now = time.monotonic() if now is None else now
+        called = self._called_at
+        cooperating = called is not None and now - called < COOPERATIVE_SECONDS
+        return not cooperating or now - self._cancel_seen_at >= COOPERATIVE_SECONDS
 
 
 def _number(value, name):
@@ -121,19 +142,16 @@ class Board:
     """The jobs whose report runs in this worker now, shared by its threads.
 
     Job threads add and remove their jobs (``running``); the heartbeat reads
-    their progress and tells them of cancels. ``on_change()`` is called when
-    a job's progress changed (the worker asks for a heartbeat).
+    their progress (``progress``) and tells them of cancels.
     """
 
-    def __init__(self, on_change=lambda: None):
-        self.on_change = on_change
+    def __init__(self):
         self._lock = threading.Lock()
         self._jobs = {}  # job id -> RunningJob
 
     def new(self, claim):
         """A RunningJob for ``claim`` (queue path, job id, token), not running yet."""
-        queue_path, job_id, token = claim
-        return RunningJob(queue_path, job_id, token, lambda: self.on_change())
+        return RunningJob(*claim)
 
     @contextmanager
     def running(self, handle):
@@ -160,6 +178,7 @@ class Board:
         return tuple(sorted((job.id, job.token, *job.latest()) for job in self.jobs()
                             if job.queue_path == queue_path and job.latest() != (0, "")))
 
-    def cancelled(self):
-        """The ids of the running jobs a cancel was requested for."""
-        return [job.id for job in self.jobs() if job.cancelled()]
+    def to_interrupt(self, now=None):
+        """The ids of the cancelled jobs whose report code the worker should
+        interrupt (``RunningJob.interruptible``)."""
+        return [job.id for job in self.jobs() if job.interruptible(now)]

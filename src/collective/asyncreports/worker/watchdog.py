@@ -51,6 +51,7 @@ class _Entry:
         self.limit = limit
         self.deadline = time.monotonic() + limit
         self.sent = None  # the exception class raised into the thread, if any
+        self.leaving = False  # its thread left report code: send nothing more
         self.sent_at = None
 
 
@@ -75,6 +76,7 @@ class Watchdog:
         try:
             yield entry
         finally:
+            entry.leaving = True  # before the lock: no exception lands inside it
             with self._lock:
                 del self._rendering[job_id]
                 if entry.sent is not None:
@@ -114,7 +116,7 @@ class Watchdog:
         sent = []
         with self._lock:
             for job_id, entry in self._rendering.items():
-                if entry.sent is None and select(entry):
+                if entry.sent is None and not entry.leaving and select(entry):
                     entry.sent = exception_class
                     entry.sent_at = time.monotonic()
                     _raise_in_thread(entry.thread_id, exception_class)
