@@ -10,11 +10,13 @@ from AccessControl import Unauthorized
 from AccessControl import getSecurityManager
 from AccessControl.SecurityManagement import newSecurityManager
 from AccessControl.SecurityManagement import noSecurityManager
+from plone.app.testing import login
 from zope.component import getGlobalSiteManager
 
 from collective.asyncreports import api
 from collective.asyncreports import errors
 from collective.asyncreports import testing
+from collective.asyncreports.plone import testing as plone_testing
 from collective.asyncreports.reports.interfaces import IReportType
 from collective.asyncreports.worker.loop import Worker
 from collective.asyncreports.zmi.queue import manage_addAsyncReportQueue
@@ -217,3 +219,20 @@ class RunningReportTests(APITestCase):
         self.assertEqual(list(self.queue.results.objectIds()), [])
         after = self.enqueue("steps", seconds=0.1, steps=2)
         wait_for(lambda: self.job(after).state == "done", 10, "the next job")
+
+
+class PloneTests(unittest.TestCase):
+    """In Plone the nearest queue is the site's portal_asyncreports."""
+
+    layer = plone_testing.INTEGRATION_TESTING
+
+    def test_enqueue_as_an_editor_into_the_sites_queue_and_get_it_back(self):
+        portal = self.layer["portal"]
+        login(portal, plone_testing.EDITOR)
+        job_id = api.enqueue("folder-summary", portal.docs)
+        job = api.get_job(job_id)
+        self.assertEqual((job["queue_path"], job["path"], job["owner"]),
+                         ("/plone/portal_asyncreports", "/plone/docs", plone_testing.EDITOR))
+        self.assertEqual(api.get_job(job_id, queue=portal.portal_asyncreports)["id"], job_id)
+        with self.assertRaises(Unauthorized):
+            api.enqueue("folder-summary", "docs", user=plone_testing.MEMBER)
