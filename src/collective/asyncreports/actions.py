@@ -10,16 +10,12 @@ from typing import NamedTuple
 from AccessControl import Unauthorized
 from AccessControl import getSecurityManager
 from zExceptions import NotFound
-from zope.schema.interfaces import IBool
-from zope.schema.interfaces import IChoice
 
 from collective.asyncreports import events
 from collective.asyncreports import validation
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.permissions import ManageQueue
-from collective.asyncreports.reports.registry import get_report
-from collective.asyncreports.reports.registry import schema_fields
 from collective.asyncreports.submission import submit
 
 
@@ -90,33 +86,13 @@ def job_action(queue, job_id, action):
 def run_again(queue, job):
     """Queue ``job``'s report on its target with its parameters again, as the
     current user, through ``submission.submit``: every check runs again (the
-    report may be gone, the user may have lost the right, the target moved).
+    report may be gone, the user may have lost the right, the target moved;
+    the stored values are checked as the worker checks them).
 
     :raises Unauthorized, InvalidJobRequest: as ``submit`` does.
     """
-    report = get_report(job.report)  # UnknownReport when its add-on is gone
-    raw = {}
-    for name, field in schema_fields(report):
-        if name in job.params:
-            text = _as_text(field, job.params[name])
-            if text is not None:
-                raw[name] = text
-    return submit(queue, job.report, job.path, raw, priority=job.priority, format=job.format)
-
-
-def _as_text(field, value):
-    """A stored parameter value as the text a form would send, for ``submit``."""
-    if value is None:
-        return None
-    if IBool.providedBy(field):
-        return "yes" if value else "no"
-    if IChoice.providedBy(field):
-        vocabulary = field.vocabulary
-        try:
-            return vocabulary.getTerm(value).token
-        except (AttributeError, LookupError):
-            return str(value)
-    return str(value)
+    return submit(queue, job.report, job.path, dict(job.params), priority=job.priority,
+                  format=job.format, typed=True)
 
 
 def delete_own(queue, job_ids):
