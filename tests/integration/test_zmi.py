@@ -240,16 +240,18 @@ class SettingsAndWorkersTests(ZMITestCase):
     def test_settings_are_validated_and_saved(self):
         browser = self.post(testing.MANAGER, "manage_editSettings", lease_seconds="5",
                             max_attempts="0", backoff_seconds="10", backoff_max="20",
-                            retention_days="7", server_url="ftp://x")
+                            retention_days="7", time_limit="60", server_url="ftp://x")
         self.assertIn("must be at least 10", browser.contents)
         self.assertIn("must be at least 1", browser.contents)
         self.assertIn("must be an http(s) URL", browser.contents)
         browser = self.post(testing.MANAGER, "manage_editSettings", lease_seconds="120",
                             max_attempts="5", backoff_seconds="10", backoff_max="20",
-                            retention_days="7", server_url="https://intranet.example.org/")
+                            retention_days="7", time_limit="60",
+                            server_url="https://intranet.example.org/")
         self.assertIn("Settings saved", browser.contents)
         transaction.begin()
         self.assertEqual((self.jobs.lease_seconds, self.jobs.max_attempts), (120, 5))
+        self.assertEqual(self.jobs.time_limit, 60)
         self.assertEqual(self.queue.server_url, "https://intranet.example.org")
         self.assertEqual(browser.getControl(name="lease_seconds").value, "120")
 

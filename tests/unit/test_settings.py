@@ -9,7 +9,8 @@ class SettingsTableTests(unittest.TestCase):
     def test_defaults_are_within_their_bounds(self):
         self.assertEqual(SETTINGS.problems(SETTINGS.defaults()), [])
         self.assertEqual(set(SETTINGS.defaults()), {
-            "lease_seconds", "max_attempts", "backoff_seconds", "backoff_max", "retention_days"})
+            "lease_seconds", "max_attempts", "backoff_seconds", "backoff_max", "retention_days",
+            "time_limit"})
 
     def test_every_setting_has_a_title_and_help(self):
         for setting in SETTINGS:

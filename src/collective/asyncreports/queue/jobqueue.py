@@ -30,11 +30,6 @@ from collective.asyncreports.queue.states import RUNNING
 from collective.asyncreports.queue.transitions import Transitions
 
 
-# Longest a report may run before it is stopped and failed as timed out
-# (a report may set its own).
-TIME_LIMIT = 1800
-
-
 def _job_id(now):
     """A new job id: milliseconds since the epoch, then random.
 
@@ -55,11 +50,10 @@ class JobQueue(Transitions, Leases, Persistent):
 
     Settings are plain attributes, declared in ``queue/settings.py``
     (``lease_seconds``, ``max_attempts``, ``backoff_seconds``,
-    ``backoff_max``, ``retention_days``; keyword arguments here, defaults
-    from that table), and ``clock_skew`` (how
-    far apart two machines' clocks may be: heartbeat times written by one
-    worker are only trusted by another with this margin, see
-    ``lease_expired``) and ``time_limit`` (seconds a report may run).
+    ``backoff_max``, ``retention_days``, ``time_limit``; keyword arguments
+    here, defaults from that table), and ``clock_skew`` (how far apart two
+    machines' clocks may be: heartbeat times written by one worker are only
+    trusted by another with this margin, see ``lease_expired``).
 
     Every method that depends on the clock takes ``now`` (epoch seconds,
     default ``time.time()``).
@@ -73,7 +67,6 @@ class JobQueue(Transitions, Leases, Persistent):
         for name, value in dict(defaults, **settings).items():
             setattr(self, name, value)
         self.clock_skew = clock_skew
-        self.time_limit = TIME_LIMIT
         self._jobs = OOBTree()
         # Never reassigned after this, so the queue object itself is not
         # rewritten by enqueues and claims; only the sets and counters are.

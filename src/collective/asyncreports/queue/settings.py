@@ -70,4 +70,7 @@ SETTINGS = Settings((
             "The doubling backoff never waits longer than this."),
     Setting("retention_days", "Retention (days)", 30, 0, MAX_DAYS,
             "Finished jobs older than this may be purged from the queue view."),
+    Setting("time_limit", "Time limit (seconds)", 1800, 1, WEEK,
+            "Longest a report may run before it is stopped and fails as timed out "
+            "(a report type may set its own)."),
 ))
