@@ -172,6 +172,14 @@ class RunnerFormatTests(ZopeTestCase):
         self.assertEqual(by_id["minutes/2026-01.txt"][4], "1234")
         self.assertEqual(by_id["minutes"][4], "")
 
+    def test_listings_and_job_pages_name_the_result_by_its_format(self):
+        _, job = self.run_job("xlsx")
+        browser = testing.browser(self.app, testing.REPORTER)
+        for page in (f"{QUEUE_URL}/manage_queue", f"{QUEUE_URL}/manage_job?job_id={job.id}"):
+            browser.open(page)
+            link = browser.getLink("XLSX")
+            self.assertTrue(link.url.endswith(job.result_path), page)
+
     def test_xlsx_is_stored_with_typed_cells(self):
         outcome, job = self.run_job("xlsx")
         self.assertEqual(outcome, runner.DONE, job.error_message)

@@ -97,6 +97,7 @@ def job_row(job, request, jobs, manager=False, served_with=((), ()), full_error_
         "state_label": where["label"],
         "state_text": where["text"],
         "result_url": _url(request, job.result_path),
+        "result_label": job.format.upper(),  # PDF, CSV, XLSX: what the link gives
         "error_url": _url(request, job.error_path),
         "full_error_url": (full_error_url(job) if manager and job.error_path
                            and full_error_url is not None else None),

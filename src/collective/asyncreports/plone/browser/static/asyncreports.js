@@ -38,7 +38,7 @@
     var links = row.querySelector("[data-field=links]");
     if (links && !job.active) {
       links.textContent = "";
-      if (job.result_url) { links.appendChild(link(job.result_url, "PDF")); }
+      if (job.result_url) { links.appendChild(link(job.result_url, job.result_label || "PDF")); }
       if (job.error_url) { links.appendChild(link(job.error_url, "Error log")); }
       if (job.full_error_url) {
         var full = document.createElement("a");
