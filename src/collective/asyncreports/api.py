@@ -33,17 +33,17 @@ from zope.globalrequest import getRequest
 
 from collective.asyncreports.actions import viewer
 from collective.asyncreports.cli.arguments import MAX_PRIORITY
-from collective.asyncreports.cli.commands import job_json
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.errors import JobNotFound
 from collective.asyncreports.errors import QueueNotFound
 from collective.asyncreports.interfaces import IAsyncReportQueue
 from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.results.errorlog import owner_text
+from collective.asyncreports.rows import job_json
+from collective.asyncreports.sites import nearest_site
 from collective.asyncreports.submission import submit
 from collective.asyncreports.targets import path_of
 from collective.asyncreports.users import find_user
-from collective.asyncreports.worker.endings import nearest_site
 from collective.asyncreports.worker.progress import current_job as _current_job
 from collective.asyncreports.worker.watchdog import JobCancelled
 

@@ -22,6 +22,25 @@ def when(timestamp):
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
 
 
+def iso_time(timestamp):
+    """Format epoch seconds as ISO 8601 in UTC (``2026-12-04T02:00:00Z``); None for none."""
+    if not timestamp:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def job_json(job, queue):
+    """The public JSON shape of a job: the CLI's ``--json`` and ``api.get_job``."""
+    data = job.as_dict()
+    # While it runs, its worker's latest report of it (JobQueue.progress_of).
+    data["progress"], data["progress_message"] = queue.job_queue().progress_of(job)
+    for name in ("created", "started", "finished", "not_before"):
+        data[name] = iso_time(data.get(name))
+    data["result_url"] = queue.public_url(job.result_path) if job.result_path else None
+    data["error_url"] = queue.public_url(job.error_path) if job.error_path else None
+    return data
+
+
 def moment(timestamp, local_time=when):
     """A time as every listing shows it, or None for none.
 

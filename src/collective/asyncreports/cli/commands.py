@@ -8,9 +8,7 @@ import transaction
 from AccessControl.SecurityManagement import newSecurityManager
 from AccessControl.SecurityManagement import noSecurityManager
 from Acquisition import aq_base
-from Acquisition import aq_chain
 from zope.component.hooks import setSite
-from zope.component.interfaces import ISite
 
 from collective.asyncreports.cli.health import queue_problems
 from collective.asyncreports.errors import AsyncReportsError
@@ -18,6 +16,9 @@ from collective.asyncreports.interfaces import IAsyncReportQueue
 from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.public_url import known_public_url
 from collective.asyncreports.public_url import unknown_url_warning
+from collective.asyncreports.rows import iso_time
+from collective.asyncreports.rows import job_json
+from collective.asyncreports.sites import nearest_site
 from collective.asyncreports.submission import submit
 from collective.asyncreports.users import find_user
 from collective.asyncreports.worker.exit_codes import EXIT_OK
@@ -32,24 +33,6 @@ def _params(pairs):
             raise AsyncReportsError(f"--param {pair!r}: expected NAME=VALUE")
         params[name.strip()] = value
     return params
-
-
-def _iso(timestamp):
-    if not timestamp:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
-
-
-def job_json(job, queue):
-    """The public JSON shape of a job (CLI ``--json``)."""
-    data = job.as_dict()
-    # While it runs, its worker's latest report of it (JobQueue.progress_of).
-    data["progress"], data["progress_message"] = queue.job_queue().progress_of(job)
-    for name in ("created", "started", "finished", "not_before"):
-        data[name] = _iso(data.get(name))
-    data["result_url"] = queue.public_url(job.result_path) if job.result_path else None
-    data["error_url"] = queue.public_url(job.error_path) if job.error_path else None
-    return data
 
 
 def _find_queue(app, path):
@@ -68,15 +51,8 @@ def _find_queue(app, path):
         raise AsyncReportsError(f"no Async Report Queue at {path!r}")
     # The site holding the queue (a Plone site) has local components: its
     # report types and settings are found only while it is the current site.
-    setSite(_nearest_site(queue))
+    setSite(nearest_site(queue))
     return queue
-
-
-def _nearest_site(obj):
-    for item in aq_chain(obj):
-        if ISite.providedBy(item):
-            return item
-    return None
 
 
 def _print_job(job, out):
@@ -133,7 +109,7 @@ def command_show(app, args, out):
             if name != "history":
                 out.write(f"{name:>16}: {value}\n")
         for event in job.history:
-            out.write(f"{_iso(event['time'])}  {event['event']:<10} "
+            out.write(f"{iso_time(event['time'])}  {event['event']:<10} "
                       f"{event.get('actor') or '-'}  {event.get('detail') or ''}\n")
     return EXIT_OK
 

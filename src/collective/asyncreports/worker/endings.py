@@ -14,7 +14,6 @@ from AccessControl.SecurityManagement import noSecurityManager
 from Testing.makerequest import makerequest
 from transaction.interfaces import TransientError
 from zope.component.hooks import setSite
-from zope.component.interfaces import ISite
 from zope.event import notify
 from zope.globalrequest import clearRequest
 from zope.globalrequest import setRequest
@@ -23,6 +22,7 @@ from collective.asyncreports import events
 from collective.asyncreports.queue import states
 from collective.asyncreports.rendering import exports
 from collective.asyncreports.results.errorlog import error_log_text
+from collective.asyncreports.sites import nearest_site
 from collective.asyncreports.users import load_user
 
 
@@ -268,15 +268,6 @@ def in_surroundings(root, queue_path):
     setRequest(app.REQUEST)
     setSite(nearest_site(queue))
     return queue
-
-
-def nearest_site(obj):
-    """The closest ISite (a Plone site) above ``obj``, or None."""
-    while obj is not None:
-        if ISite.providedBy(obj):
-            return obj
-        obj = getattr(obj, "__parent__", None) or getattr(obj, "aq_parent", None)
-    return None
 
 
 def clear_globals():

@@ -16,6 +16,7 @@ from collective.asyncreports.rendering import exports
 from collective.asyncreports.reports.formats import check_format
 from collective.asyncreports.reports.formats import result_filename
 from collective.asyncreports.reports.registry import validate_parameters
+from collective.asyncreports.sites import nearest_site
 from collective.asyncreports.submission import authorize
 from collective.asyncreports.targets import resolve_target
 from collective.asyncreports.targets import site_of
@@ -35,7 +36,6 @@ from collective.asyncreports.worker.endings import Released
 from collective.asyncreports.worker.endings import Rendered
 from collective.asyncreports.worker.endings import SubscriberFailed
 from collective.asyncreports.worker.endings import clear_globals
-from collective.asyncreports.worker.endings import nearest_site
 from collective.asyncreports.worker.memory import EveryNJobs
 from collective.asyncreports.worker.memory import forget
 from collective.asyncreports.worker.progress import Board
