@@ -8,18 +8,26 @@ The rules:
 
 - **PDF**: ``Document.to_pdf()``; a report that returns PDF bytes itself
   offers PDF only (``formats = ("pdf",)`` on its report type).
-- **CSV**: the document's *largest* table (the most rows; the first of
+- **CSV**: the document's main table: the one the report marked
+  ``main=True``, else the *largest* (the most data rows; the first of
   those when several tie), the header first, UTF-8 with a byte order mark
   so Excel reads the accents right, comma-separated, CRLF line ends.
   Numbers as Python writes them, dates and times in ISO 8601, booleans
-  ``true``/``false``, None empty. A document without tables gives its
-  title and paragraphs, one per line.
+  ``true``/``false``, None empty, a Link its text (its address is not
+  kept: a report that needs it gives it a column of its own). The totals
+  row is left out: CSV is data for other programs, which would count it as
+  one more row. A document without tables gives its title and paragraphs,
+  one per line. Charts are left out.
 - **XLSX** (openpyxl): one sheet per table, in order, named after the last
   heading before the table (else the document's title), made valid for
   Excel (no ``[]:*?/\\``, at most 31 characters, not "History") and unique
   (`` (2)``, `` (3)``...). A bold header row, frozen; typed cells: numbers
   as numbers, booleans as booleans, dates and datetimes as dates (a datetime
-  with a time zone is converted to UTC, as Excel knows none), the rest text.
+  with a time zone is converted to UTC, as Excel knows none), a Link as its
+  text with a hyperlink (when ``links.safe_url`` accepts its address), the
+  rest text. A totals row comes last, bold, its numbers as numbers. The
+  workbook's title, author and subject are the document's. Charts are
+  left out.
 - **Formula injection**: a text cell never becomes a formula. In CSV a text
   cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
   return gets a leading apostrophe (``'=1+1``), as OWASP advises, since a
@@ -36,6 +44,8 @@ import re
 from typing import NamedTuple
 
 from collective.asyncreports.rendering.document import is_pdf
+from collective.asyncreports.rendering.links import Link
+from collective.asyncreports.rendering.links import link_url
 
 
 class Format(NamedTuple):
@@ -67,6 +77,7 @@ _SHEET_NAME_BAD = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
 _XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 HEADER_ROWS = 1
 MAX_COLUMN_WIDTH = 60
+LINK_FONT_COLOR = "0563C1"  # Excel's own hyperlink blue
 
 
 class ExportError(ValueError):
@@ -78,12 +89,15 @@ def get_format(name):
     return FORMATS[name]
 
 
-def export(rendered, format_name, generated_at=None):
+def export(rendered, format_name, generated_at=None, defaults=None):
     """Return what ``report.render`` returned as bytes of ``format_name``.
 
     :param rendered: A Document, or the bytes of a PDF.
     :param format_name: ``"pdf"``, ``"csv"`` or ``"xlsx"``.
     :param generated_at: For the PDF's footer (``Document.to_pdf``).
+    :param defaults: Optional mapping of ``author``, ``header_text``,
+        ``logo`` for what the Document left unset (``Document.fill_in``;
+        the worker's come from ``rendering.site_header.document_defaults``).
     :raises ExportError: PDF bytes asked for in another format, or an
         unknown format.
     """
@@ -96,6 +110,8 @@ def export(rendered, format_name, generated_at=None):
                 f"the report returned {kind} of its own, which cannot be made into "
                 f"{format_name.upper()}: its report type should offer formats = ('pdf',)")
         return bytes(rendered)
+    if defaults:
+        rendered.fill_in(**defaults)
     if format_name == PDF.name:
         return rendered.to_pdf(generated_at)
     if format_name == CSV.name:
@@ -106,10 +122,14 @@ def export(rendered, format_name, generated_at=None):
 # -- CSV --------------------------------------------------------------------
 
 def main_table(document):
-    """The table CSV exports: the one with the most rows, the first of equals; or None."""
+    """The table CSV exports: the first marked main, else the one with the most
+    rows, the first of equals; or None."""
     tables = document.tables()
     if not tables:
         return None
+    chosen = [table for table in tables if table.main]
+    if chosen:
+        return chosen[0]
     return max(tables, key=lambda table: len(table.rows))  # max keeps the first of equals
 
 
@@ -131,6 +151,8 @@ def csv_text(value):
     """One CSV cell: typed values as text, text that looks like a formula defused."""
     if value is None:
         return ""
+    if isinstance(value, Link):
+        return csv_text(value.text)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float, decimal.Decimal)):
@@ -151,7 +173,8 @@ def to_xlsx(document):
 
     workbook = Workbook(write_only=True)
     workbook.properties.title = document.title
-    workbook.properties.creator = "collective.asyncreports"
+    workbook.properties.creator = document.author or "collective.asyncreports"
+    workbook.properties.subject = document.subject or document.subtitle
     tables = document.tables()
     taken = set()
     if not tables:
@@ -173,8 +196,9 @@ def _write_table(sheet, table):
     from openpyxl.utils import get_column_letter
 
     sheet.freeze_panes = f"A{HEADER_ROWS + 1}"
+    rows = table.rows if table.totals is None else [*table.rows, table.totals]
     widths = [_width(cell) for cell in table.header]
-    for row in table.rows:
+    for row in rows:
         widths = [max(width, _width(cell)) for width, cell in zip(widths, row, strict=True)]
     for number, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(number)].width = min(width + 2,
@@ -188,6 +212,11 @@ def _write_table(sheet, table):
     sheet.append(header)
     for row in table.rows:
         sheet.append([xlsx_cell(sheet, value) for value in row])
+    if table.totals is not None:
+        totals = [xlsx_cell(sheet, value) for value in table.totals]
+        for cell in totals:
+            cell.font = bold
+        sheet.append(totals)
 
 
 def _width(value):
@@ -200,6 +229,8 @@ def xlsx_cell(sheet, value):
     """One typed cell of a write-only ``sheet``; text is never a formula."""
     from openpyxl.cell import WriteOnlyCell
 
+    if isinstance(value, Link):
+        return _link_cell(sheet, value)
     if value is None or isinstance(value, (bool, int, float, decimal.Decimal)):
         return WriteOnlyCell(sheet, value=value)
     if isinstance(value, datetime.datetime):
@@ -219,6 +250,18 @@ def xlsx_cell(sheet, value):
     cell.data_type = "s"  # openpyxl would make "=..." a formula
     if text.startswith(FORMULA_START):
         cell.quotePrefix = True
+    return cell
+
+
+def _link_cell(sheet, link):
+    """A text cell of ``link``'s text, a hyperlink if its address is safe."""
+    from openpyxl.styles import Font
+
+    cell = xlsx_cell(sheet, "" if link.text is None else str(link.text))
+    url = link_url(link)
+    if url is not None:
+        cell.hyperlink = url
+        cell.font = Font(color=LINK_FONT_COLOR, underline="single")
     return cell
 
 

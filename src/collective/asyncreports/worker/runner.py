@@ -13,6 +13,7 @@ from zope.globalrequest import setRequest
 from collective.asyncreports import logger
 from collective.asyncreports.errors import LeaseLost
 from collective.asyncreports.rendering import exports
+from collective.asyncreports.rendering.site_header import document_defaults
 from collective.asyncreports.reports.formats import check_format
 from collective.asyncreports.reports.formats import result_filename
 from collective.asyncreports.reports.registry import validate_parameters
@@ -210,7 +211,8 @@ class JobRunner:
             result_format = check_format(report, job.format)  # as at submit time
             with self.board.running(handle), self.watchdog.rendering(job_id, limit):
                 rendered = report.render(target, app.REQUEST, params)
-                data = exports.export(rendered, result_format)
+                data = exports.export(rendered, result_format,
+                                      defaults=document_defaults(queue, user))
             return Rendered(claim, started, app, data,
                             result_filename(report, target, params, result_format), user,
                             exports.FORMATS[result_format].content_type)
