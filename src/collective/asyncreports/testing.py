@@ -1,4 +1,8 @@
-"""Test layers: a Zope app with the product, a queue, a folder tree and users."""
+"""Test layers: a Zope app with the product, a queue, a folder tree and users.
+
+The ``EAGER_`` layers run each queued job as its transaction commits, through
+the worker's own code (``eager.py``): an add-on's tests need no worker.
+"""
 
 from OFS.Folder import manage_addFolder
 from OFS.Image import manage_addFile
@@ -6,7 +10,10 @@ from plone.testing import Layer
 from plone.testing import zca
 from plone.testing import zodb
 from plone.testing import zope
+from zope.component import provideHandler
 
+from collective.asyncreports import eager
+from collective.asyncreports.events import IJobQueued
 from collective.asyncreports.permissions import QueueReport
 
 
@@ -88,3 +95,24 @@ INTEGRATION_TESTING = zope.IntegrationTesting(
     bases=(FIXTURE,), name="AsyncReports:Integration")
 FUNCTIONAL_TESTING = zope.FunctionalTesting(
     bases=(FIXTURE,), name="AsyncReports:Functional")
+
+
+class EagerLayer(Layer):
+    """Runs every queued job once its transaction commits (see ``eager.py``).
+
+    Give it the layer to build on: ``EagerLayer(bases=(FIXTURE,), name=...)``.
+    Its subscriber lives in a global registry of its own, gone at tear-down.
+    """
+
+    def setUp(self):
+        zca.pushGlobalRegistry()
+        provideHandler(eager.job_queued, (IJobQueued,))
+
+    def tearDown(self):
+        zca.popGlobalRegistry()
+
+
+EAGER_FIXTURE = EagerLayer(bases=(FIXTURE,), name="AsyncReports:Eager")
+# Integration layers never commit, so their jobs stay queued: use this one.
+EAGER_FUNCTIONAL_TESTING = zope.FunctionalTesting(
+    bases=(EAGER_FIXTURE,), name="AsyncReports:EagerFunctional")

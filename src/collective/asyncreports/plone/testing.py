@@ -9,6 +9,7 @@ from plone.app.testing import applyProfile
 from plone.testing import zope
 
 from collective.asyncreports.testing import PASSWORD
+from collective.asyncreports.testing import EagerLayer
 
 
 EDITOR = "editor"  # may queue reports
@@ -65,3 +66,8 @@ INTEGRATION_TESTING = IntegrationTesting(
     bases=(FIXTURE,), name="AsyncReportsPlone:Integration")
 FUNCTIONAL_TESTING = FunctionalTesting(
     bases=(FIXTURE,), name="AsyncReportsPlone:Functional")
+
+# Jobs run as their transaction commits (eager.py): for functional tests.
+EAGER_FIXTURE = EagerLayer(bases=(FIXTURE,), name="AsyncReportsPlone:Eager")
+EAGER_FUNCTIONAL_TESTING = FunctionalTesting(
+    bases=(EAGER_FIXTURE,), name="AsyncReportsPlone:EagerFunctional")
