@@ -100,9 +100,10 @@ FUNCTIONAL_TESTING = zope.FunctionalTesting(
 class EagerLayer(Layer):
     """Runs every queued job once its transaction commits (see ``eager.py``).
 
-    Give it the layer to build on: ``EagerLayer(bases=(FIXTURE,), name=...)``.
     Its subscriber lives in a global registry of its own, gone at tear-down.
     """
+
+    defaultBases = (FIXTURE,)
 
     def setUp(self):
         zca.pushGlobalRegistry()
@@ -112,7 +113,7 @@ class EagerLayer(Layer):
         zca.popGlobalRegistry()
 
 
-EAGER_FIXTURE = EagerLayer(bases=(FIXTURE,), name="AsyncReports:Eager")
+EAGER_FIXTURE = EagerLayer(name="AsyncReports:Eager")
 # Integration layers never commit, so their jobs stay queued: use this one.
 EAGER_FUNCTIONAL_TESTING = zope.FunctionalTesting(
     bases=(EAGER_FIXTURE,), name="AsyncReports:EagerFunctional")

@@ -7,9 +7,11 @@ from plone.app.testing import IntegrationTesting
 from plone.app.testing import PloneSandboxLayer
 from plone.app.testing import applyProfile
 from plone.testing import zope
+from zope.component import provideHandler
 
+from collective.asyncreports import eager
+from collective.asyncreports.events import IJobQueued
 from collective.asyncreports.testing import PASSWORD
-from collective.asyncreports.testing import EagerLayer
 
 
 EDITOR = "editor"  # may queue reports
@@ -67,7 +69,21 @@ INTEGRATION_TESTING = IntegrationTesting(
 FUNCTIONAL_TESTING = FunctionalTesting(
     bases=(FIXTURE,), name="AsyncReportsPlone:Functional")
 
-# Jobs run as their transaction commits (eager.py): for functional tests.
-EAGER_FIXTURE = EagerLayer(bases=(FIXTURE,), name="AsyncReportsPlone:Eager")
+
+class EagerPloneLayer(PloneSandboxLayer):
+    """Runs every queued job once its transaction commits (see ``eager.py``).
+
+    A sandbox layer, so that the site's own component registry, which events
+    in the site are looked up in, is based on the registry with the subscriber.
+    """
+
+    defaultBases = (FIXTURE,)
+
+    def setUpZope(self, app, configurationContext):
+        provideHandler(eager.job_queued, (IJobQueued,))
+
+
+EAGER_FIXTURE = EagerPloneLayer(name="AsyncReportsPlone:Eager")
+# Integration layers never commit, so their jobs stay queued: use this one.
 EAGER_FUNCTIONAL_TESTING = FunctionalTesting(
     bases=(EAGER_FIXTURE,), name="AsyncReportsPlone:EagerFunctional")
