@@ -188,8 +188,8 @@ class RunnerFormatTests(ZopeTestCase):
         self.assertEqual(result.content_type, FORMATS["xlsx"].content_type)
         self.assert_private(result)
         book = openpyxl.load_workbook(io.BytesIO(bytes(result.data)))
-        sheet = book.active
-        self.assertEqual(book.sheetnames, ["Object inventory"])
+        self.assertEqual(book.sheetnames, ["Objects per meta type", "Objects"])
+        sheet = book["Objects"]
         self.assertEqual(sheet.freeze_panes, "A2")
         rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
         self.assertEqual(rows["minutes/2026-01.txt"][4].value, 1234)
@@ -285,7 +285,8 @@ class PloneFormatTests(unittest.TestCase):
         self.assertEqual(result.getOwner().getId(), plone_testing.EDITOR)
         self.assertEqual(view_roles(result), ["Manager", "Owner", "Site Administrator"])
         book = openpyxl.load_workbook(io.BytesIO(result.file.data))
-        self.assertEqual(book.sheetnames, ["Items per type and state", "Items"])
+        self.assertEqual(book.sheetnames, ["Items per type", "Items per review state",
+                                           "Items per type and state", "Items"])
 
 
 class APIFormatTests(unittest.TestCase):

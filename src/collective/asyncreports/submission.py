@@ -38,7 +38,10 @@ def authorize(queue, name, target):
     if not getSecurityManager().checkPermission(View, target):
         raise Unauthorized(f"{_user_id()} may not view {path_of(target)!r}")
     if not report.available(target):
-        raise InvalidJobRequest(f"report {name!r} is not available for {path_of(target)!r}")
+        # A report may say why with an optional unavailable_reason(target).
+        reason = getattr(report, "unavailable_reason", lambda target: None)(target)
+        raise InvalidJobRequest(f"report {name!r} is not available for {path_of(target)!r}"
+                                + (f": {reason}" if reason else ""))
     return report
 
 

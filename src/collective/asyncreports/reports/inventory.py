@@ -2,9 +2,11 @@
 
 import datetime
 import itertools
+from collections import defaultdict
 
 from AccessControl import getSecurityManager
 from Acquisition import aq_base
+from Acquisition import aq_chain
 from OFS.interfaces import IObjectManager
 from zope import schema
 from zope.interface import Interface
@@ -14,8 +16,15 @@ from collective.asyncreports.reports.base import ReportType
 
 
 ACCESS_CONTENTS_INFORMATION = "Access contents information"
+# Plone's own: a Site Administrator has it, an Editor does not.
+MANAGE_PORTAL = "Manage portal"
 
 HEADER = ("Id", "Meta type", "Title", "Last modified (UTC)", "Size")
+SUMMARY_HEADER = ("Meta type", "Count", "Total size")
+PLONE_UNAVAILABLE = (
+    "in a Plone site it lists what Plone hides (its tools and user folders), "
+    "for those who may manage the site only"
+)
 
 
 class IObjectInventoryParameters(Interface):
@@ -53,13 +62,28 @@ class ObjectInventory(ReportType):
     title = "Object inventory"
     description = (
         "Lists the objects inside a folder and its subfolders, with their "
-        "type, title, last modification and size."
+        "type, title, last modification and size, and counts and sizes per "
+        "meta type."
     )
     schema = IObjectInventoryParameters
 
     def available(self, context):
-        """Return True for folders and other object managers."""
-        return IObjectManager.providedBy(context)
+        """Return True for folders and other object managers.
+
+        In a Plone site only for those with "Manage portal" there: the ZMI's
+        view of a site lists what Plone keeps from its other users.
+        """
+        if not IObjectManager.providedBy(context):
+            return False
+        if _in_plone_site(context):
+            return bool(getSecurityManager().checkPermission(MANAGE_PORTAL, context))
+        return True
+
+    def unavailable_reason(self, context):
+        """Say why :meth:`available` is false for ``context``, for the refusal."""
+        if IObjectManager.providedBy(context) and _in_plone_site(context):
+            return PLONE_UNAVAILABLE
+        return "it lists the contents of folders only"
 
     def render(self, context, request, parameters):
         """Build the inventory of ``context``.
@@ -89,10 +113,42 @@ class ObjectInventory(ReportType):
                 "there are more below the target."
             )
         if rows:
-            document.table(HEADER, rows)
+            summary = _per_meta_type(rows)
+            document.heading("Objects per meta type", level=2)
+            document.chart("Objects per meta type", summary.keys(),
+                           [count for count, _ in summary.values()])
+            document.table(SUMMARY_HEADER,
+                           [(meta_type, *numbers) for meta_type, numbers in summary.items()],
+                           totals=True)
+            document.heading("Objects", level=2)
+            document.table(HEADER, rows, main=True)
         else:
             document.paragraph("There are no objects here that you may see.")
         return document
+
+
+def _in_plone_site(context):
+    """Tell whether ``context`` is in (or is) a Plone site."""
+    try:
+        from Products.CMFPlone.interfaces import IPloneSiteRoot
+    except ImportError:  # plain Zope
+        return False
+    return any(IPloneSiteRoot.providedBy(obj) for obj in aq_chain(context))
+
+
+def _per_meta_type(rows):
+    """Return ``{meta type: (count, total size or None)}`` of listed rows, sorted.
+
+    The size is None when no object of that type has one.
+    """
+    counts, sizes = defaultdict(int), {}
+    for row in rows:
+        meta_type, size = row[1], row[4]
+        counts[meta_type] += 1
+        if size is not None:
+            sizes[meta_type] = sizes.get(meta_type, 0) + size
+    return {meta_type: (counts[meta_type], sizes.get(meta_type))
+            for meta_type in sorted(counts)}
 
 
 def _visible_contents(folder, levels, path=()):

@@ -1,5 +1,7 @@
 """Built-in report types for Plone content, registered in each site by its profile."""
 
+import datetime
+
 from Products.CMFCore.interfaces import IFolderish
 from Products.CMFCore.utils import getToolByName
 
@@ -13,6 +15,11 @@ def is_plone_folder(context):
 
 
 def modified(brain):
-    """Return the brain's modification date as ``YYYY-MM-DD HH:MM``, or ''."""
+    """Return the brain's modification time as a datetime in UTC, or None.
+
+    A datetime, so a spreadsheet gets a date cell (the PDF shows ISO 8601).
+    """
     when = brain.modified
-    return when.strftime("%Y-%m-%d %H:%M") if hasattr(when, "strftime") else ""
+    if not callable(getattr(when, "asdatetime", None)):
+        return None
+    return when.asdatetime().astimezone(datetime.UTC).replace(microsecond=0)

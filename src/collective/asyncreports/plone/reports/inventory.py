@@ -9,6 +9,7 @@ from zope.interface import Interface
 from collective.asyncreports.plone.reports import is_plone_folder
 from collective.asyncreports.plone.reports import modified
 from collective.asyncreports.rendering import Document
+from collective.asyncreports.rendering import Link
 from collective.asyncreports.reports.base import ReportType
 
 
@@ -35,7 +36,8 @@ class ContentInventory(ReportType):
     title = "Content inventory"
     description = (
         "Everything below this folder: counts per content type and review "
-        "state, and a table of title, path, last modification and creator."
+        "state, with charts and totals, and a table of title (linked to the "
+        "item), path, last modification and creator."
     )
     schema = IContentInventoryParameters
 
@@ -47,7 +49,7 @@ class ContentInventory(ReportType):
         """Build the inventory of ``context``.
 
         :param context: The folder to inventory.
-        :param request: The synthetic request (unused).
+        :param request: The synthetic request (its public URL makes the links).
         :param parameters: Dict with ``max_items``.
         :returns: A Document.
         """
@@ -56,22 +58,41 @@ class ContentInventory(ReportType):
         brains = catalog.searchResults(path={"query": path}, sort_on="path")
         counts = Counter((brain.portal_type, brain.review_state or "-") for brain in brains)
 
-        document = Document(f"{self.title}: {context.Title() or context.getId()}")
+        document = Document(f"{self.title}: {context.Title() or context.getId()}",
+                            subject=f"Content below {path}")
         document.paragraph(
             f"Target: {context.absolute_url()}. Items found: {len(brains)}.")
+        for heading, title, kind, position in (
+            ("Items per type", "Type", "bar", 0),
+            ("Items per review state", "Review state", "pie", 1),
+        ):
+            totals = _count_by(counts, position)
+            document.heading(heading, level=2)
+            document.chart(heading, totals.keys(), totals.values(), kind=kind)
+            document.table((title, "Count"), totals.items(), totals=True)
         document.heading("Items per type and state", level=2)
         document.table(
             ("Type", "Review state", "Count"),
             [(kind, state, count) for (kind, state), count in sorted(counts.items())],
+            totals=True,
         )
         document.heading("Items", level=2)
         max_items = parameters["max_items"]
         rows = [
-            (brain.Title or brain.getId, brain.getPath(), modified(brain), brain.Creator)
+            (Link(brain.Title or brain.getId, brain.getURL()), brain.getPath(),
+             modified(brain), brain.Creator)
             for brain in brains[:max_items]
         ]
         if rows:
-            document.table(("Title", "Path", "Modified", "Creator"), rows)
+            document.table(("Title", "Path", "Modified (UTC)", "Creator"), rows, main=True)
         if len(brains) > max_items:
             document.paragraph(f"The table stops after {max_items} of {len(brains)} items.")
         return document
+
+
+def _count_by(counts, position):
+    """Sum ``{(type, state): count}`` by type (``position`` 0) or state (1), sorted."""
+    summed = Counter()
+    for key, count in counts.items():
+        summed[key[position]] += count
+    return dict(sorted(summed.items()))

@@ -6,10 +6,11 @@ from zope.interface import Interface
 from collective.asyncreports.plone.reports import is_plone_folder
 from collective.asyncreports.plone.reports import modified
 from collective.asyncreports.rendering import Document
+from collective.asyncreports.rendering import Link
 from collective.asyncreports.reports.base import ReportType
 
 
-HEADER = ("Title", "Id", "Type", "State", "Modified", "Creator", "Description")
+HEADER = ("Title", "Id", "Type", "State", "Modified (UTC)", "Creator", "Description")
 
 
 class FolderSummary(ReportType):
@@ -45,7 +46,7 @@ class FolderSummary(ReportType):
             document.paragraph(context.Description())
         rows = [
             (
-                brain.Title,
+                Link(brain.Title or brain.getId, brain.getURL()),
                 brain.getId,
                 brain.portal_type,
                 brain.review_state or "-",
