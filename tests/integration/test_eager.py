@@ -222,4 +222,5 @@ class ReadmeExampleTests(unittest.TestCase):
     def test_the_readme_shows_the_example_module_verbatim(self):
         source = Path(test_readme_eager_example.__file__).read_text()
         indented = "\n".join("    " + line if line else "" for line in source.splitlines())
-        self.assertIn(indented, README.read_text())
+        self.assertTrue(indented in README.read_text(),
+                        "README.rst's eager example differs from the module")
