@@ -97,6 +97,9 @@ class QueueRowsTests(unittest.TestCase):
         self.assertIn('id="asyncreports-refresh"', page)
         url = re.search(r'data-refresh-url="([^"]+)"', page).group(1)
         self.assertEqual(url, ROWS_URL + "?state=queued")
+        # The ZMI's one refresh script (macros.zpt), told which parts to replace.
+        parts = re.search(r'data-refresh-parts="([^"]+)"', page).group(1)
+        self.assertEqual(parts, "asyncreports-jobs asyncreports-stats")
         # The table is inside the POST form with its token, as before.
         self.assertRegex(page, r'(?s)<form method="post" action="http://nohost/asyncreports">'
                                r'\s*<input type="hidden" name="_authenticator" value="[0-9a-f]+"'

@@ -42,7 +42,7 @@ def standing(job, queue, others_first=(), others=(), now=None):
     if job.state == RUNNING:
         if queue.is_started(job):
             return dict(info, phase="running", label=RUNNING,
-                        text=f"{int(job.progress or 0)}%")
+                        text=f"{queue.progress_of(job).percent}%")  # as its worker last said
         return dict(info, phase="claimed", label="waiting",
                     text=f"claimed by worker {job.lease_worker}, not started")
     if job.state != QUEUED:

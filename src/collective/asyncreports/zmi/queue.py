@@ -208,6 +208,23 @@ class AsyncReportQueue(QueueContainer):
         self.job_page(REQUEST)  # NotFound, Unauthorized or a 400 before any rendering
         return self._job_page(shared=self._shared.macros, **kw)
 
+    _job_parts = _template("job_parts")
+
+    @zpublish(methods=("GET", "HEAD"))
+    @security.protected(QueueReport)
+    def manage_jobParts(self, REQUEST):
+        """The parts of a job's page that change while it runs, as HTML, for the
+        page's refresh script: state, progress, times, result, buttons, history.
+
+        Read-only, with the page's checks (``job_page``); ``data-active="0"``
+        once the job has ended tells the script to stop.
+        """
+        job = self.job_page(REQUEST)
+        REQUEST.RESPONSE.setHeader("Content-Type", "text/html; charset=utf-8")
+        REQUEST.RESPONSE.setHeader("Cache-Control", "no-store")
+        return self._job_parts(job=job, macros=self._job_page.macros,
+                               shared=self._shared.macros)
+
     @zpublish(methods=("GET", "HEAD", "POST"))
     @security.protected(QueueReport)
     def manage_submitForm(self, REQUEST=None, **kw):
