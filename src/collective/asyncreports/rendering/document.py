@@ -187,12 +187,14 @@ def _page_canvas(generated, font_set, header_text, logo):
                                mask="auto")
                 x += width * scale + 3 * mm
             if header_text:
-                self.setFillColor(colors.grey)
-                for name, run, width in charts.placed_runs(
+                # One text object for all runs: readers extract it as one line.
+                line = self.beginText(x, top - LOGO_HEIGHT / 2 - 3)
+                line.setFillColor(colors.grey)
+                for name, run, _ in charts.placed_runs(
                         font_set, header_text, font_set.regular, CELL_FONT_SIZE + 1):
-                    self.setFont(name, CELL_FONT_SIZE + 1)
-                    self.drawString(x, top - LOGO_HEIGHT / 2 - 3, run)
-                    x += width
+                    line.setFont(name, CELL_FONT_SIZE + 1)
+                    line.textOut(run)
+                self.drawText(line)
             self.setStrokeColor(colors.grey)
             self.setLineWidth(0.5)
             line_y = top - LOGO_HEIGHT - 2 * mm
@@ -230,17 +232,21 @@ class _OutlinedTemplate(SimpleDocTemplate):
         if outline is None:
             return
         text, level = outline
-        # An outline level may go down one step at a time only (ReportLab
-        # refuses more): a level 3 heading right after a level 1 is put at 2.
-        level = min(level - 1, self._outline_level + 1)
-        self._outline_level = level
+        # A heading nests under the open headings of higher levels only, so
+        # the outline goes down one step at a time (ReportLab refuses more):
+        # a level 3 right after a level 1 is one step down, a document of
+        # level 2 headings has them all on top.
+        while self._open_levels and self._open_levels[-1] >= level:
+            self._open_levels.pop()
+        depth = len(self._open_levels)
+        self._open_levels.append(level)
         key = f"heading-{self._outline_count}"
         self._outline_count += 1
         self.canv.bookmarkPage(key)
-        self.canv.addOutlineEntry(text, key, level=level, closed=False)
+        self.canv.addOutlineEntry(text, key, level=depth, closed=False)
 
     def build(self, flowables, **kwargs):
-        self._outline_level, self._outline_count = -1, 0
+        self._open_levels, self._outline_count = [], 0
         super().build(flowables, **kwargs)
 
 
