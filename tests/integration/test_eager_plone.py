@@ -4,12 +4,40 @@ import unittest
 
 import transaction
 from plone import api
+from plone.app.testing import FunctionalTesting
+from plone.app.testing import PloneSandboxLayer
+from zope.component import provideUtility
 
 from collective.asyncreports import api as reports_api
 from collective.asyncreports import testing as base_testing
 from collective.asyncreports.plone import testing
 from collective.asyncreports.plone.queue import QUEUE_ID
+from collective.asyncreports.rendering import Document
+from collective.asyncreports.reports.base import ReportType
+from collective.asyncreports.reports.interfaces import IReportType
 from tests.processes import pdf_text
+
+
+class SiteGreeting(ReportType):
+    title = "Site greeting"
+
+    def render(self, context, request, parameters):
+        document = Document(self.title)
+        document.paragraph(f"Hello from {api.portal.get().getId()}/{context.getId()}")
+        return document
+
+
+class AddonLayer(PloneSandboxLayer):
+    """An add-on's own layer on the eager fixture, as the README says to write it."""
+
+    defaultBases = (testing.EAGER_FIXTURE,)
+
+    def setUpZope(self, app, configurationContext):
+        provideUtility(SiteGreeting(), IReportType, "site-greeting")
+
+
+ADDON_FUNCTIONAL_TESTING = FunctionalTesting(
+    bases=(AddonLayer(),), name="AsyncReportsPlone:EagerAddon")
 
 
 class PloneEagerTests(unittest.TestCase):
@@ -51,3 +79,17 @@ class PloneEagerTests(unittest.TestCase):
         self.assertIn("is queued", browser.contents)
         (job,), _ = self.jobs.list_jobs()
         self.assertIn("Staff handbook", pdf_text(self.result_of(job.id).file.data))
+
+
+class PloneAddonEagerTests(unittest.TestCase):
+    layer = ADDON_FUNCTIONAL_TESTING
+
+    def test_an_addons_report_runs_in_its_sandbox_layer_on_the_eager_fixture(self):
+        portal = self.layer["portal"]
+        with api.env.adopt_user(username=testing.EDITOR):
+            job_id = reports_api.enqueue("site-greeting", portal.docs)
+        transaction.commit()
+        job = portal[QUEUE_ID].job_queue().get(job_id)
+        self.assertEqual(job.state, "done", job.error_message)
+        result = portal.unrestrictedTraverse(job.result_path)
+        self.assertIn("Hello from plone/docs", pdf_text(result.file.data))
