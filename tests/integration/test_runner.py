@@ -7,8 +7,8 @@ from unittest import mock
 
 import pypdf
 import transaction
+from AccessControl import SpecialUsers
 from AccessControl import getSecurityManager
-from AccessControl.SpecialUsers import nobody
 from ZODB.POSException import ConflictError
 from zope.component import getGlobalSiteManager
 from zope.component.hooks import getSite
@@ -112,7 +112,8 @@ class RunnerTests(RunnerTestCase):
         self.report.error = ValueError("boom")
         outcome, job = self.run_job()
         self.assertEqual(outcome, runner.FAILED)
-        self.assertIs(getSecurityManager().getUser(), nobody)
+        # SpecialUsers.nobody is set once AccessControl.users is imported: read it now.
+        self.assertIs(getSecurityManager().getUser(), SpecialUsers.nobody)
         self.assertIsNone(getSite())
 
     def test_report_error_fails_at_once_with_an_error_log(self):
