@@ -95,11 +95,25 @@ class InstallTests(unittest.TestCase):
             hidden.extend(utility.getNonInstallableProfiles())
         self.assertIn(PACKAGE + ":uninstall", hidden)
 
-    def test_the_first_release_starts_at_profile_version_1000(self):
+    def test_profile_version_1001_installs_plone_restapi(self):
         setup = api.portal.get_tool("portal_setup")
         profile = PACKAGE + ":default"
-        self.assertEqual(setup.getLastVersionForProfile(profile), ("1000",))
+        self.assertEqual(setup.getLastVersionForProfile(profile), ("1001",))
         self.assertEqual(setup.listUpgrades(profile), [])
+        self.assertNotEqual(setup.getLastVersionForProfile("plone.restapi:default"), "unknown")
+        self.assertIn("jwt_auth", self.portal.acl_users.objectIds())
+
+    def test_upgrade_from_1000_applies_plone_restapi_profile(self):
+        setup = api.portal.get_tool("portal_setup")
+        profile = PACKAGE + ":default"
+        setup.unsetLastVersionForProfile("plone.restapi:default")
+        self.portal.acl_users.manage_delObjects(["jwt_auth"])
+        setup.setLastVersionForProfile(profile, "1000")
+        [step] = setup.listUpgrades(profile)
+        self.assertEqual(step["title"], "Install plone.restapi")
+        setup.upgradeProfile(profile)
+        self.assertEqual(setup.getLastVersionForProfile(profile), ("1001",))
+        self.assertIn("jwt_auth", self.portal.acl_users.objectIds())
 
 
 class UninstallTests(unittest.TestCase):

@@ -1,0 +1,1 @@
+"""The REST API of the queue, on plone.restapi (services, expansion, control panel)."""
