@@ -165,7 +165,10 @@ def _bars(labels, values, font_set, width):
     chart.valueAxis.valueMin, chart.valueAxis.valueMax = low, high
     chart.valueAxis.labels.fontName = font_set.regular
     chart.valueAxis.labels.fontSize = LABEL_SIZE - 1
-    chart.valueAxis.labelTextFormat = number
+    # Counts get whole-number ticks only (no "0.50 items").
+    whole = all(isinstance(value, int) for value in values)
+    chart.valueAxis.labelTextFormat = (
+        (lambda tick: number(tick) if tick == int(tick) else "") if whole else number)
     group = Group(chart)
     step = chart.height / count
     for index, (name, value) in enumerate(zip(labels, values, strict=True)):

@@ -47,7 +47,7 @@ def author_name(user):
 
 def _is_plone_site(site):
     try:
-        from Products.CMFPlone.interfaces import IPloneSiteRoot
+        from plone.base.interfaces import IPloneSiteRoot
     except ImportError:  # plain Zope
         return False
     return site is not None and IPloneSiteRoot.providedBy(site)

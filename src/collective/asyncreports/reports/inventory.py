@@ -130,7 +130,7 @@ class ObjectInventory(ReportType):
 def _in_plone_site(context):
     """Tell whether ``context`` is in (or is) a Plone site."""
     try:
-        from Products.CMFPlone.interfaces import IPloneSiteRoot
+        from plone.base.interfaces import IPloneSiteRoot
     except ImportError:  # plain Zope
         return False
     return any(IPloneSiteRoot.providedBy(obj) for obj in aq_chain(context))
