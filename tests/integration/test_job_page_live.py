@@ -9,6 +9,8 @@ from zExceptions import NotFound
 from zExceptions import Unauthorized
 
 from collective.asyncreports import testing
+from collective.asyncreports.plone import testing as plone_testing
+from tests.integration.test_ui_plone import PloneUITestCase
 
 
 QUEUE_URL = "http://nohost/asyncreports"
@@ -121,3 +123,88 @@ class ZMIJobPartsTests(unittest.TestCase):
         page = self.open(testing.REPORTER, f"{QUEUE_URL}/manage_job?job_id={self.job_id}")
         self.assertIn('data-active="0"', page.contents)
         self.assertNotIn("asyncreports-refresh", page.contents)
+
+
+class PloneJobPartsTests(PloneUITestCase):
+    PARTS = PARTS[:1] + ("asyncreports-job-details",) + PARTS[1:]
+
+    def setUp(self):
+        super().setUp()
+        self.job_id = self.enqueue().id
+        self.url = f"{self.portal_url}/@@asyncreports-job-parts?job={self.job_id}"
+
+    def parts(self, user=plone_testing.EDITOR):
+        browser = self.browser(user)
+        browser.open(self.url)
+        return browser
+
+    def test_owner_gets_the_parts_alone_not_cached_without_the_token(self):
+        browser = self.parts()
+        self.assertTrue(browser.headers["Content-Type"].startswith("text/html"))
+        self.assertEqual(browser.headers["Cache-Control"], "no-store")
+        page = browser.contents
+        self.assertNotIn("documentFirstHeading", page, "no page around the parts")
+        self.assertNotIn("<form", page, "the form and its token stay in the page")
+        self.assertNotIn("_authenticator", page)
+        for part in self.PARTS:
+            self.assertEqual(page.count(f'id="{part}"'), 1, part)
+        self.assertIn('data-active="1"', page)
+        self.assertIn(f'data-refresh-url="{self.url}"', page)
+        self.assertIn('value="cancel"', page)
+        self.assertIn(plone_testing.EDITOR, page, "the history says who queued it")
+
+    def test_progress_times_and_attempts_as_the_worker_reported_them_escaped(self):
+        running_with_progress(self.jobs, self.job_id, 60, "<i>page</i> 3 of 5")
+        transaction.commit()
+        page = self.parts().contents
+        self.assertRegex(page, r'aria-valuenow="60"')
+        self.assertIn("width: 60%", page)
+        self.assertIn("&lt;i&gt;page&lt;/i&gt; 3 of 5", page)
+        self.assertNotIn("<i>page", page)
+        self.assertIn('data-field="attempts">1/3<', page)
+        self.assertIn(">Started</dt>", page)
+        self.assertIn("claimed", page, "the history has the claim")
+
+    def test_other_members_and_anonymous_are_refused_managers_see_it(self):
+        for user in (plone_testing.OTHER_EDITOR, plone_testing.MEMBER, None):
+            self.assertRefusedAt(*self.refused(self.browser(user), self.url))
+        page = self.parts(plone_testing.SITE_ADMIN).contents
+        self.assertIn('id="asyncreports-job-summary"', page)
+
+    def test_unknown_or_hostile_job_ids(self):
+        browser = self.browser(plone_testing.EDITOR)
+        url = f"{self.portal_url}/@@asyncreports-job-parts?job="
+        self.assertEqual(self.refused(browser, url + "nope")[0], "404")
+        self.assertEqual(self.refused(browser, url + "f" * 100)[0], "400")
+
+    def test_an_ended_job_says_stop_and_shows_its_error_summary(self):
+        (claimed,) = self.jobs.claim("w1")
+        self.jobs.fail(self.job_id, claimed.lease_token, "the report broke",
+                       error_path=f"/plone/reports/{self.job_id}-error.txt")
+        transaction.commit()
+        page = self.parts().contents
+        self.assertIn('data-active="0"', page)
+        self.assertIn("the report broke", page)
+        self.assertIn(">Finished</dt>", page)
+        self.assertNotIn('value="cancel"', page, "nothing left to cancel")
+        self.assertNotIn('value="retry"', page, "Retry is for managers")
+        self.assertIn('value="retry"', self.parts(plone_testing.SITE_ADMIN).contents)
+
+    def test_reading_it_writes_nothing(self):
+        transaction.begin()
+        before = self.app._p_jar.db().lastTransaction()
+        self.parts()
+        self.parts(plone_testing.SITE_ADMIN)
+        transaction.begin()
+        self.assertEqual(self.app._p_jar.db().lastTransaction(), before)
+
+    def test_job_page_has_the_parts_and_loads_the_script(self):
+        page = self.job_page(plone_testing.EDITOR, self.job_id).contents
+        for part in self.PARTS:
+            self.assertEqual(page.count(f'id="{part}"'), 1, part)
+        parts = re.search(r'data-refresh-parts="([^"]+)"', page).group(1)
+        self.assertEqual(tuple(parts.split()), self.PARTS)
+        self.assertIn("++resource++collective.asyncreports/asyncreports.js", page)
+        # The buttons' form keeps its token; the part inside it holds none.
+        self.assertRegex(page, r'(?s)<form id="asyncreports-job-actions".*?_authenticator'
+                               r'.*?<div class="formControls"\s+id="asyncreports-job-buttons"')

@@ -1,4 +1,5 @@
-"""``@@asyncreports-job?job=ID``: one job's page, with its actions."""
+"""``@@asyncreports-job?job=ID``: one job's page, with its actions; and
+``@@asyncreports-job-parts?job=ID``, the parts of it that change while the job runs."""
 
 from urllib.parse import urlencode
 
@@ -44,3 +45,26 @@ class JobView(BrowserView):
         self.request.response.redirect(
             f"{self.context.absolute_url()}/@@asyncreports-job?{urlencode({'job': shown})}")
         return ""
+
+
+class JobPartsView(JobView):
+    """The parts of a job's page that change while it runs, as HTML for its
+    refresh script: state, progress, attempts, result or error, times, the
+    buttons and the history (the page's own macros).
+
+    Read-only, with the page's checks (``detail``); no form token. The
+    summary says ``data-active="0"`` once the job has ended: the script stops.
+    """
+
+    parts = ViewPageTemplateFile("templates/job_parts.pt")
+
+    def __call__(self):
+        require_signed_in()
+        self.job = self.detail()
+        response = self.request.response
+        response.setHeader("Content-Type", "text/html; charset=utf-8")
+        response.setHeader("Cache-Control", "no-store")
+        # Not themed: the script takes the parts alone. plone.protect still
+        # sees the response (its check of writes), and adds its script.
+        response.setHeader("X-Theme-Disabled", "1")
+        return self.parts()
