@@ -34,7 +34,7 @@ class FormatTests(test_end_to_end.EndToEndTests):
         self.assertEqual(headers["Content-Type"],
                          "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         book = openpyxl.load_workbook(io.BytesIO(data))
-        sheet = book["Object inventory"]
+        sheet = book["Objects"]  # after "Objects per meta type"
         self.assertEqual(sheet.freeze_panes, "A2")
         self.assertEqual([cell.value for cell in sheet[1]],
                          ["Id", "Meta type", "Title", "Last modified (UTC)", "Size"])
