@@ -44,6 +44,14 @@ class ReportType:
         """Return True: by default a report can run on any target."""
         return True
 
+    def unavailable_reason(self, context):
+        """Say why :meth:`available` is false for ``context``; None says nothing.
+
+        Shown after "report ... is not available for ..." when a submission
+        is refused (``submission.authorize``).
+        """
+        return None
+
     def render(self, context, request, parameters):
         """Build the report; subclasses must implement this.
 

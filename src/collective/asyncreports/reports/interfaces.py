@@ -10,6 +10,9 @@ class IReportType(Interface):
     The utility name is the report's name in jobs, URLs and on the command
     line. Instances are shared by all threads and workers: keep no state on
     them between calls.
+
+    Optional: ``unavailable_reason(context)`` says why ``available`` is false
+    there (ReportType returns None), for the message that refuses a submission.
     """
 
     title = Attribute("Short human title, e.g. 'Object inventory'.")
