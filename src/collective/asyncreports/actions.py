@@ -1,6 +1,6 @@
 """Who may see and act on a queue's jobs, and the actions themselves, for every UI.
 
-The ZMI tabs, the Plone views (and later APIs) decide here, in one place:
+The ZMI tabs, the Plone views and the REST API decide here, in one place:
 managers (ManageQueue on the queue) see and act on every job, everybody else
 on their own jobs only. Each action returns the sentence a UI shows.
 """
@@ -15,6 +15,7 @@ from collective.asyncreports import events
 from collective.asyncreports import validation
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.errors import InvalidJobRequest
+from collective.asyncreports.errors import InvalidTransition
 from collective.asyncreports.permissions import ManageQueue
 from collective.asyncreports.submission import submit
 
@@ -73,14 +74,56 @@ def job_action(queue, job_id, action):
     if action == "cancel":
         return cancel(queue, [job.id]), job.id
     if action == "retry":
-        if not viewer(queue).manager:
-            raise Unauthorized("only those who manage the queue may retry jobs")
+        require_manager(queue, "retry jobs")
         return retry(queue, [job.id]), job.id
     try:
         new = run_again(queue, job)
     except InvalidJobRequest as exc:  # the report, target or parameters no longer pass
         return f"Job {job.id} cannot run again: {exc}", job.id
     return f"Queued job {new.id}, a new run of job {job.id}.", new.id
+
+
+def require_manager(queue, what):
+    """Unauthorized unless the current user manages ``queue``.
+
+    :param what: what they tried, for the message ("retry jobs").
+    """
+    if not viewer(queue).manager:
+        raise Unauthorized(f"only those who manage the queue may {what}")
+
+
+def cancel_job(queue, job_id):
+    """Cancel one job the current user may see (``job_for``); returns it.
+
+    :raises InvalidTransition: it has ended already.
+    """
+    job = job_for(queue, job_id)
+    _cancel(queue, job.id, viewer(queue).user_id)
+    return job
+
+
+def retry_job(queue, job_id):
+    """Queue one failed or cancelled job again; managers only. Returns it.
+
+    :raises InvalidTransition: it did not fail and was not cancelled.
+    """
+    job = job_for(queue, job_id)
+    require_manager(queue, "retry jobs")
+    queue.job_queue().retry(job.id, actor=viewer(queue).user_id)
+    return job
+
+
+def delete_job(queue, job_id):
+    """Delete one finished job and its result: the owner's own, or any for
+    managers (the rule of My reports and of the queue view's purge).
+
+    :raises InvalidTransition: it has not finished (cancel it first).
+    """
+    job = job_for(queue, job_id)
+    if not job.is_final:
+        raise InvalidTransition(f"job {job.id} has not finished yet (cancel it first)")
+    queue.purge(job_ids=[job.id])
+    return job
 
 
 def run_again(queue, job):
