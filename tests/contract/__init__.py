@@ -1,0 +1,1 @@
+"""Contract tests: schemathesis against a live system (run_schemathesis.py)."""
