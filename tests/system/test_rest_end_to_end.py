@@ -17,6 +17,15 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "scripts" / "rest_example.py"
 
 
+class ReadmeCopyTests(unittest.TestCase):
+
+    def test_readme_shows_the_script_as_it_is(self):
+        readme = (ROOT / "README.rst").read_text(encoding="utf-8")
+        body = EXAMPLE.read_text(encoding="utf-8").split("\n")[8:]
+        indented = "\n".join(("    " + line) if line else "" for line in body).rstrip()
+        self.assertIn(indented, readme)
+
+
 class RestEndToEndTests(unittest.TestCase):
     layer = PloneSystemLayer
 
