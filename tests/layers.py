@@ -17,6 +17,7 @@ from OFS.Image import manage_addFile
 from collective.asyncreports.dev.bootstrap import plone_installed
 from collective.asyncreports.permissions import QueueReport
 from tests.browser import chromium
+from tests.processes import ADDONS
 from tests.processes import discard
 from tests.processes import queue_in
 from tests.processes import started_instance
@@ -150,8 +151,10 @@ class LiveSiteLayer:
         cls.home = Path(tempfile.mkdtemp(prefix="asyncreports-browser-"))
         plone = ["--plone"] if plone_installed() else []
         try:
+            # progressreport: a report that moves its progress bar (tests/addons/).
             cls.instance = started_instance(
-                cls.home, ["--password", ADMIN_PASSWORD, *plone], prepare=build_browser_site)
+                cls.home, ["--password", ADMIN_PASSWORD, *plone], prepare=build_browser_site,
+                extra_packages=["progressreport"], env={"PYTHONPATH": str(ADDONS)})
             cls.db = ZEO.DB(("127.0.0.1", cls.instance.zeo_port))
         except BaseException:
             cls.tearDown()

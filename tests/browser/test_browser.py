@@ -30,6 +30,7 @@ from tests.processes import pdf_text
 
 TIMEOUT = 30_000  # ms, for every Playwright wait
 JOB_TIMEOUT = 90_000  # ms, for a job to be run by a worker that has to boot first
+PLAIN_QUEUE = "asyncreports"  # the ZMI queue the bootstrap adds (ZMIFlowTests adds another)
 
 
 class BrowserTestCase(unittest.TestCase):
@@ -71,6 +72,36 @@ class BrowserTestCase(unittest.TestCase):
         except AssertionError as exc:
             raise AssertionError(f"{exc}\n--- {worker_name} log ---\n"
                                  f"{self.worker_log(worker_name)}") from None
+
+    def watch(self, page, read, until, worker_name, on_change=None, timeout=JOB_TIMEOUT):
+        """What ``read`` (a JS function) gives, sampled every 200 ms until
+        ``until`` (a locator) is there: each change, in order, also given to
+        ``on_change``."""
+        samples = []
+        deadline = time.monotonic() + timeout / 1000
+        while True:
+            sample = page.evaluate(read)
+            if not samples or sample != samples[-1]:
+                samples.append(sample)
+                if on_change is not None:
+                    on_change(sample)
+            if until.count():
+                return samples
+            self.assertLess(time.monotonic(), deadline,
+                            f"{samples}\n--- {worker_name} log ---\n{self.worker_log(worker_name)}")
+            page.wait_for_timeout(200)  # the page's own timers run meanwhile
+
+    def assert_moved_in_steps(self, samples, steps):
+        """The bar's value went up at least twice on its way to 100, never
+        back, and its message changed with it ("step N of STEPS")."""
+        values = [sample["value"] for sample in samples]
+        self.assertEqual(values, sorted(values), samples)
+        self.assertGreaterEqual(len({value for value in values if 0 < value < 100}), 2, samples)
+        self.assertEqual(values[-1], 100, samples)
+        messages = [sample["message"] for sample in samples if sample["message"]]
+        self.assertGreaterEqual(len(set(messages)), 2, samples)
+        for message in messages:
+            self.assertRegex(message, rf"^step [1-{steps}] of {steps}$")
 
     def mark_page(self, page):
         """Remember this page load: see page_was_not_reloaded."""
@@ -159,6 +190,71 @@ class ZMIFlowTests(BrowserTestCase):
         for expected in ("Object inventory", "agenda.txt", "minutes/2026-01.txt",
                          "January minutes", "1234"):
             self.assertIn(expected, text)
+
+
+# A report of tests/addons/progressreport that calls api.current_job().progress()
+# at every step ("step N of STEPS"); a step lasts longer than the pages' polls.
+STEPS = 5
+SECONDS = 15
+
+
+class ZMIJobPageProgressTests(BrowserTestCase):
+    """The ZMI job page follows a running report's progress bar to its PDF."""
+
+    READ = """() => {
+      const part = document.getElementById("asyncreports-job-summary");
+      const message = part.querySelector("[data-field=progress_message]");
+      return {value: part.querySelector("progress").value,
+              message: message ? message.textContent.trim() : "",
+              state: part.querySelector("[data-field=state]").textContent.trim(),
+              history: document.querySelectorAll("#asyncreports-job-history tbody tr").length};
+    }"""
+
+    def test_job_page_shows_the_progress_bar_move_then_the_pdf(self):
+        from playwright.sync_api import expect
+
+        page = self.context("admin", ADMIN_PASSWORD).new_page()
+        page.goto(f"{self.url}/{PLAIN_QUEUE}/manage_submitForm")
+        with page.expect_navigation():
+            page.select_option("#report-choice", label="Progress in steps")
+        page.get_by_label("Target path").fill("/docs")
+        page.get_by_label("Seconds to run").fill(str(SECONDS))
+        page.get_by_label("Steps").fill(str(STEPS))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Queue report").click()
+        job_id = page.locator("#asyncreports-jobs tbody tr").first.get_attribute("data-job")
+        expect(page.get_by_text(f"Queued job {job_id}.")).to_be_visible()
+        with page.expect_navigation():
+            page.locator(f"a[href$='manage_job?job_id={job_id}']").click()
+        summary = page.locator("#asyncreports-job-summary")
+        expect(summary).to_have_attribute("data-active", "1")
+        expect(summary.locator("progress")).to_have_attribute("value", "0")
+        navigations = self.mark_page(page)
+
+        self.start_worker(f"/{PLAIN_QUEUE}", "zmi-progress-worker")
+        pdf_link = summary.locator("[data-field=links] a", has_text="PDF")
+        shot = []
+
+        def screenshot_once_halfway(sample):
+            if not shot and 40 <= sample["value"] < 100:
+                shot.append(screenshot(page, "zmi-job", full_page=True))
+
+        samples = self.watch(page, self.READ, pdf_link, "zmi-progress-worker",
+                             on_change=screenshot_once_halfway)
+        self.assert_moved_in_steps(samples, STEPS)
+        self.assertEqual(samples[-1]["state"], "done", samples)
+        self.assertGreater(samples[-1]["history"], samples[0]["history"], samples)
+        self.assertTrue(shot, "no screenshot of the running job")
+
+        # Ended: the bar full, the PDF, the finished time and its history,
+        # no Cancel; the page stopped asking (no script once reloaded either).
+        expect(summary).to_have_attribute("data-active", "0")
+        expect(summary).to_contain_text("Finished")
+        expect(page.locator("#asyncreports-job-buttons button[value=cancel]")).to_have_count(0)
+        self.assert_not_reloaded(page, navigations)
+        response = page.request.get(pdf_link.get_attribute("href"))
+        self.assertEqual(response.headers["content-type"], "application/pdf")
+        self.assertIn(f"job={job_id} attempt=1 owner=admin", pdf_text(response.body()))
 
 
 @unittest.skipUnless(plone_installed(), "the [plone] extra is not installed")
@@ -277,6 +373,54 @@ class PloneJobPageFlowTests(PloneTestCase):
         self.assertNotEqual(new_id, job_id)
         self.wait_for_state(page.locator(f"tr[data-job='{new_id}'] [data-field=state]"),
                             "done", "plone-job-worker")
+
+
+class PloneJobPageProgressTests(PloneTestCase):
+    """An Editor watches a running report's bar move on its job page, then gets the PDF."""
+
+    READ = """() => {
+      const part = document.getElementById("asyncreports-job-summary");
+      return {value: Number(part.querySelector(".progress").getAttribute("aria-valuenow")),
+              width: parseFloat(part.querySelector(".progress-bar").style.width),
+              message: part.querySelector("[data-field=progress_message]").textContent.trim(),
+              history: document.querySelectorAll("#asyncreports-job-history tbody tr").length};
+    }"""
+
+    def test_job_page_shows_the_progress_bar_move_then_the_pdf(self):
+        from playwright.sync_api import expect
+
+        page = self.plone_page("editor", self.instance.editor_password())
+        self.generate(page, "demo/news", "Progress in steps",
+                      **{"Seconds to run": str(SECONDS), "Steps": str(STEPS)})
+        job_id = self.queue_report(page)
+        with page.expect_navigation():
+            page.locator(f"tr[data-job='{job_id}'] a[href*='@@asyncreports-job']").click()
+        summary = page.locator("#asyncreports-job-summary")
+        expect(summary).to_have_attribute("data-active", "1")
+        expect(page.locator("#asyncreports-job-details")).not_to_contain_text("Started")
+        navigations = self.mark_page(page)
+
+        self.start_worker(PLONE_QUEUE, "plone-progress-worker")
+        pdf_link = summary.locator("[data-field=links] a", has_text="PDF")
+        samples = self.watch(page, self.READ, pdf_link, "plone-progress-worker")
+        self.assert_moved_in_steps(samples, STEPS)
+        self.assertEqual([s["width"] for s in samples], [s["value"] for s in samples])
+        self.assertGreater(samples[-1]["history"], samples[0]["history"], samples)
+
+        # Ended: times, attempts and history came without a reload; no Cancel.
+        details = page.locator("#asyncreports-job-details")
+        expect(details).to_contain_text("Started")
+        expect(details).to_contain_text("Finished")
+        expect(summary.locator("[data-field=attempts]")).to_have_text("1/3")
+        expect(summary).to_have_attribute("data-active", "0")
+        expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
+        token = page.locator("#asyncreports-job-actions input[name=_authenticator]")
+        expect(token).to_have_count(1)  # the form kept its token
+        self.assert_not_reloaded(page, navigations)
+        with page.expect_download() as download:
+            pdf_link.click()
+        text = pdf_text(Path(download.value.path()).read_bytes())
+        self.assertIn(f"job={job_id} attempt=1 owner=editor", text)
 
 
 class SiteSetupFlowTests(PloneTestCase):

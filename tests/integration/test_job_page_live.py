@@ -64,7 +64,7 @@ class ZMIJobPartsTests(unittest.TestCase):
         running_with_progress(self.jobs, self.job_id, 40, "<b>step</b> 2 of 5")
         transaction.commit()
         page = self.parts().contents
-        self.assertRegex(page, r'<progress max="100" value="40">40%</progress>')
+        self.assertRegex(page, r'<progress max="100" class="[^"]*" value="40">40%</progress>')
         self.assertIn("&lt;b&gt;step&lt;/b&gt; 2 of 5", page)
         self.assertNotIn("<b>step", page)
         # The state says the same as the bar, not the job's stored 0%.
