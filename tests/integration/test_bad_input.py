@@ -305,7 +305,8 @@ class MissingValueTests(ZMICase):
         self.assertEqual(len(self.jobs), 0)
 
     def test_settings_left_empty_are_refused_and_nothing_is_saved(self):
-        code, body = self.post(testing.MANAGER, "manage_editSettings", "server_url=")
+        code, body = self.post(testing.MANAGER, "manage_editSettings",
+                               "lease_seconds=&max_attempts=3&server_url=")
         self.assertEqual(code, 200)
         self.assertIn("a whole number is required", body)
         code, body = self.post(testing.MANAGER, "manage_editSettings",

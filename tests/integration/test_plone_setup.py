@@ -95,10 +95,10 @@ class InstallTests(unittest.TestCase):
             hidden.extend(utility.getNonInstallableProfiles())
         self.assertIn(PACKAGE + ":uninstall", hidden)
 
-    def test_profile_version_1001_installs_plone_restapi(self):
+    def test_profile_version_1002_installs_plone_restapi(self):
         setup = api.portal.get_tool("portal_setup")
         profile = PACKAGE + ":default"
-        self.assertEqual(setup.getLastVersionForProfile(profile), ("1001",))
+        self.assertEqual(setup.getLastVersionForProfile(profile), ("1002",))
         self.assertEqual(setup.listUpgrades(profile), [])
         self.assertNotEqual(setup.getLastVersionForProfile("plone.restapi:default"), "unknown")
         self.assertIn("jwt_auth", self.portal.acl_users.objectIds())
@@ -109,11 +109,25 @@ class InstallTests(unittest.TestCase):
         setup.unsetLastVersionForProfile("plone.restapi:default")
         self.portal.acl_users.manage_delObjects(["jwt_auth"])
         setup.setLastVersionForProfile(profile, "1000")
-        [step] = setup.listUpgrades(profile)
+        step = setup.listUpgrades(profile)[0]
         self.assertEqual(step["title"], "Install plone.restapi")
         setup.upgradeProfile(profile)
-        self.assertEqual(setup.getLastVersionForProfile(profile), ("1001",))
+        self.assertEqual(setup.getLastVersionForProfile(profile), ("1002",))
         self.assertIn("jwt_auth", self.portal.acl_users.objectIds())
+
+    def test_upgrade_from_1001_adds_the_notification_records(self):
+        registry = api.portal.get_tool("portal_registry")
+        name = "collective.asyncreports.attach_limit_mb"
+        api.portal.set_registry_record("collective.asyncreports.lease_seconds", 77)
+        del registry.records[name]
+        setup = api.portal.get_tool("portal_setup")
+        profile = PACKAGE + ":default"
+        setup.setLastVersionForProfile(profile, "1001")
+        [step] = setup.listUpgrades(profile)
+        self.assertEqual(step["title"], "Notification settings")
+        setup.upgradeProfile(profile)
+        self.assertEqual(api.portal.get_registry_record(name), 0)
+        self.assertEqual(api.portal.get_registry_record("collective.asyncreports.lease_seconds"), 77)
 
 
 class UninstallTests(unittest.TestCase):

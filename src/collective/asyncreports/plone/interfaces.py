@@ -9,7 +9,10 @@ from zope.publisher.interfaces.browser import IDefaultBrowserLayer
 
 from collective.asyncreports.interfaces import IAsyncReportQueue
 from collective.asyncreports.plone import _
+from collective.asyncreports.queue.settings import ADDRESS
+from collective.asyncreports.queue.settings import BOOL
 from collective.asyncreports.queue.settings import SETTINGS
+from collective.asyncreports.queue.settings import TEXT
 
 
 class IAsyncReportsLayer(IDefaultBrowserLayer):
@@ -20,14 +23,32 @@ class IPloneReportQueue(IAsyncReportQueue):
     """The queue of a Plone site, stored as its ``portal_asyncreports``."""
 
 
+def _field(setting):
+    """The registry field of one setting of the table (its kind's schema field)."""
+    common = {"title": _(setting.title), "description": _(setting.description),
+              "default": setting.default}
+    if setting.kind == BOOL:
+        # A required Bool renders a required checkbox: browsers would refuse
+        # to send the form with it unticked.
+        return schema.Bool(required=False, **common)
+    if setting.kind in (TEXT, ADDRESS):
+        return schema.TextLine(required=False, max_length=setting.maximum,
+                               constraint=_table_rule(setting), **common)
+    return schema.Int(min=setting.minimum, max=setting.maximum, **common)
+
+
+def _table_rule(setting):
+    """A field constraint that is the table's own check of ``setting``."""
+    def check(value):
+        for title, message in SETTINGS.problems({setting.name: value}):
+            raise Invalid(f"{title}: {message}")
+        return True
+    return check
+
+
 def _number_fields():
-    """The registry fields of the queue's numbers, from the one table of settings."""
-    return {
-        setting.name: schema.Int(
-            title=_(setting.title), description=_(setting.description),
-            min=setting.minimum, max=setting.maximum, default=setting.default)
-        for setting in SETTINGS
-    }
+    """The registry fields of the queue's settings, from the one table of settings."""
+    return {setting.name: _field(setting) for setting in SETTINGS.in_plone()}
 
 
 # The numbers come first in the control panel, in the table's order.
@@ -48,7 +69,8 @@ class IAsyncReportsSettings(IQueueNumbers):
 
     @invariant
     def numbers_fit_together(data):
-        values = {setting.name: getattr(data, setting.name, None) for setting in SETTINGS}
+        values = {setting.name: getattr(data, setting.name, None)
+                  for setting in SETTINGS.in_plone()}
         for title, message in SETTINGS.problems(values):
             raise SettingsProblem(f"{title}: {message}")
 
@@ -69,15 +91,6 @@ class IAsyncReportsSettings(IQueueNumbers):
             "reports point at it (e.g. https://intranet.example.org). Empty: "
             "the URL the site was last seen at by a person queueing a report."
         ),
-        required=False,
-    )
-
-    notify_submitter = schema.Bool(
-        title=_("Notify the submitter"),
-        description=_("Send an email to the person who queued a report when it is ready."),
-        default=False,
-        # A required Bool renders a required checkbox: browsers would refuse
-        # to send the form with it unticked.
         required=False,
     )
 

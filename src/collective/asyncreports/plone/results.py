@@ -14,12 +14,10 @@ from Acquisition import aq_parent
 from plone import api
 from plone.namedfile.file import NamedBlobFile
 from Products.CMFCore.indexing import processQueue
-from ZODB.POSException import ConflictError
 from zope.component.hooks import getSite
 from zope.component.hooks import setSite
 from zope.interface import implementer
 
-from collective.asyncreports import logger
 from collective.asyncreports.errors import UnknownReport
 from collective.asyncreports.interfaces import IResultStore
 from collective.asyncreports.permissions import View
@@ -106,7 +104,6 @@ class PloneResultStore:
             named=named,
             owner=owner,
         )
-        self._notify(owner, result, "Your report is ready")
         return "/".join(result.getPhysicalPath())
 
     def store_error_log(self, job, text, owner=None):
@@ -127,7 +124,6 @@ class PloneResultStore:
             owner=owner,
         )
         keep_full_text(result, text)
-        self._notify(owner, result, "Your report failed")
         return "/".join(result.getPhysicalPath())
 
     def delete(self, path):
@@ -164,29 +160,6 @@ class PloneResultStore:
         result.reindexObject()
         _index_now()
         return result
-
-    def _notify(self, owner, result, subject):
-        """Email the owner a link to ``result`` when the site asks for it.
-
-        Mail is sent when the transaction commits; a mail problem never fails a job.
-        """
-        settings = self.queue.settings_record()
-        if owner is None or settings is None or not settings.notify_submitter:
-            return
-        email = getattr(owner, "getProperty", lambda name, default: default)("email", "")
-        if not email:
-            return
-        try:
-            with _in_site(self.queue.site()):
-                api.portal.send_email(
-                    recipient=email,
-                    subject=f"{subject}: {result.Title()}",
-                    body=f"{result.Title()}\n\n{result.absolute_url()}\n",
-                )
-        except ConflictError:
-            raise
-        except Exception:
-            logger.exception("could not email %s about %s", owner.getId(), result.getId())
 
 
 def _report_title(job):

@@ -11,7 +11,7 @@ from collective.asyncreports.queue.settings import SETTINGS
 
 
 def sync_job_queue(queue):
-    """Copy the registry's numbers onto ``queue``'s JobQueue.
+    """Copy the registry's settings onto ``queue``'s JobQueue.
 
     Only changed values are written: the JobQueue object is shared by every
     enqueue and claim, and an idle write would make them conflict.
@@ -20,10 +20,12 @@ def sync_job_queue(queue):
     if settings is None:
         return
     jobs = queue.job_queue()
-    for name in SETTINGS.defaults():
-        value = getattr(settings, name)
-        if value is not None and getattr(jobs, name) != value:
-            setattr(jobs, name, value)
+    current = SETTINGS.of(jobs)
+    for setting in SETTINGS.in_plone():
+        # A record added by a newer version is missing until its upgrade step ran.
+        value = getattr(settings, setting.name, None)
+        if value is not None and current[setting.name] != value:
+            setattr(jobs, setting.name, value)
 
 
 def settings_modified(settings, event):

@@ -7,3 +7,12 @@ def install_restapi(setup_tool):
     """Apply plone.restapi's profile on a site installed before the REST API (1000 -> 1001)."""
     if setup_tool.getLastVersionForProfile(RESTAPI_PROFILE) == "unknown":
         setup_tool.runAllImportStepsFromProfile(f"profile-{RESTAPI_PROFILE}")
+
+
+def add_setting_records(setup_tool):
+    """Register the registry records of settings added since (notifications: 1001 -> 1002).
+
+    The registry step keeps the values of records that exist.
+    """
+    setup_tool.runImportStepFromProfile(
+        "profile-collective.asyncreports:default", "plone.app.registry", run_dependencies=False)

@@ -10,7 +10,10 @@ from zope.schema.interfaces import ITextLine
 
 from collective.asyncreports import validation
 from collective.asyncreports.errors import InvalidParameters
+from collective.asyncreports.queue.settings import ADDRESS
+from collective.asyncreports.queue.settings import BOOL
 from collective.asyncreports.queue.settings import SETTINGS
+from collective.asyncreports.queue.settings import TEXT
 from collective.asyncreports.reports.formats import FORMAT_FIELD
 from collective.asyncreports.reports.formats import format_choices
 from collective.asyncreports.reports.registry import schema_fields
@@ -89,17 +92,32 @@ def raw_parameters(form):
     }
 
 
-def parse_settings(form):
+def _setting_value(setting, raw):
+    """One submitted setting as its kind's Python value (bounds are SETTINGS.problems')."""
+    if setting.kind == BOOL:
+        # An unticked checkbox sends only its hidden ``:default`` (''), or nothing.
+        return validation.text(raw, setting.title, max_length=40) in ("on", "1", "true")
+    if setting.kind in (TEXT, ADDRESS):
+        return validation.text(raw, setting.title, max_length=setting.maximum)
+    return validation.whole_number(raw, setting.title,
+                                   minimum=setting.minimum, maximum=setting.maximum)
+
+
+def parse_settings(form, current=None):
     """Validate the Settings tab; return a dict of typed values.
 
-    Raises InvalidParameters listing every bad field.
+    A setting the form does not send keeps its value in ``current`` (name ->
+    value, e.g. ``SETTINGS.of(jobs)``), so a form of an older version saves
+    what it shows. Raises InvalidParameters listing every bad field.
     """
     values, errors = {}, []
     for setting in SETTINGS:
+        raw = form.get(setting.name)
+        if raw is None and current is not None:
+            values[setting.name] = current[setting.name]
+            continue
         try:
-            values[setting.name] = validation.whole_number(
-                form.get(setting.name), setting.title,
-                minimum=setting.minimum, maximum=setting.maximum)
+            values[setting.name] = _setting_value(setting, raw)
         except validation.BadInput as exc:
             errors.append(tuple(str(exc).split(": ", 1)))
     errors += SETTINGS.problems(values)

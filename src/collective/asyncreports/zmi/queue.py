@@ -153,7 +153,7 @@ class AsyncReportQueue(QueueContainer):
         """Current settings, for the Settings tab."""
         return {
             "numbers": [
-                dict(setting._asdict(), value=getattr(self._jobs, setting.name))
+                dict(setting._asdict(), value=SETTINGS.of(self._jobs)[setting.name])
                 for setting in SETTINGS
             ],
             "server_url": self.server_url,
@@ -339,7 +339,7 @@ class AsyncReportQueue(QueueContainer):
         """Save the Settings tab."""
         check_post(REQUEST, self._csrf_secret)
         try:
-            values = forms.parse_settings(REQUEST.form)
+            values = forms.parse_settings(REQUEST.form, current=SETTINGS.of(self._jobs))
         except InvalidParameters as exc:
             return self._redirect(REQUEST, "manage_settingsForm", str(exc))
         self.server_url = values.pop("server_url")
