@@ -375,6 +375,72 @@ class PloneJobPageFlowTests(PloneTestCase):
                             "done", "plone-job-worker")
 
 
+class PloneMyReportsActionsTests(PloneTestCase):
+    """My reports: filter by report and state, run a job again, delete a finished one."""
+
+    def rows(self, page):
+        """(job id, report title, state) of every row shown."""
+        return page.locator("tr[data-job]").evaluate_all(
+            "rows => rows.map(row => [row.dataset.job,"
+            " row.querySelector('a[href*=asyncreports-job]').textContent.trim(),"
+            " row.querySelector('[data-field=state]').firstChild.textContent.trim()])")
+
+    def filter(self, page, state="", report=""):
+        page.select_option("#filter-state", value=state)
+        page.select_option("#filter-report", value=report)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Filter").click()
+
+    def test_editor_filters_runs_again_and_deletes_own_finished_job(self):
+        from playwright.sync_api import expect
+
+        page = self.plone_page("editor", self.instance.editor_password())
+        self.generate(page, "demo", "Folder summary")
+        summary_id = self.queue_report(page)
+        self.generate(page, "demo", "Content inventory")
+        inventory_id = self.queue_report(page)
+        self.start_worker(PLONE_QUEUE, "plone-my-reports-worker")
+        for job_id in (summary_id, inventory_id):
+            self.wait_for_state(page.locator(f"tr[data-job='{job_id}'] [data-field=state]"),
+                                "done", "plone-my-reports-worker")
+
+        # Filters: only the chosen report, then only the chosen state.
+        self.filter(page, report="folder-summary")
+        shown = self.rows(page)
+        self.assertIn(summary_id, [job_id for job_id, _, _ in shown])
+        self.assertEqual({title for _, title, _ in shown}, {"Folder summary"}, shown)
+        self.filter(page, state="done")
+        shown = self.rows(page)
+        self.assertIn(inventory_id, [job_id for job_id, _, _ in shown])
+        self.assertEqual({state for _, _, state in shown}, {"done"}, shown)
+        self.filter(page, state="cancelled", report="folder-summary")
+        expect(page.get_by_text("None of your jobs matches these filters.")).to_be_visible()
+
+        # Run again, from the row: a new job with the same parameters, done.
+        self.filter(page)
+        with page.expect_navigation():
+            page.locator(f"tr[data-job='{summary_id}'] button[name=run_again]").click()
+        expect(page.get_by_text(f"a new run of job {summary_id}")).to_be_visible()
+        again_id = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)["job"][0]
+        self.assertNotEqual(again_id, summary_id)
+        self.wait_for_state(page.locator(f"tr[data-job='{again_id}'] [data-field=state]"),
+                            "done", "plone-my-reports-worker")
+
+        # Delete the finished inventory: its row and its PDF are gone.
+        pdf_url = page.locator(f"tr[data-job='{inventory_id}'] [data-field=links] a",
+                               has_text="PDF").get_attribute("href")
+        self.assertEqual(page.request.get(pdf_url).headers["content-type"], "application/pdf")
+        page.locator(f"tr[data-job='{inventory_id}'] input[name='job_ids:list']").check()
+        with page.expect_navigation():
+            page.get_by_role("button", name="Delete chosen finished jobs").click()
+        expect(page.get_by_text("Deleted 1 job(s) and their results.")).to_be_visible()
+        expect(page.locator(f"tr[data-job='{inventory_id}']")).to_have_count(0)
+        expect(page.locator(f"tr[data-job='{summary_id}']")).to_have_count(1)
+        gone = page.request.get(pdf_url)
+        self.assertNotEqual(gone.headers.get("content-type"), "application/pdf")
+        self.assertFalse(gone.body().startswith(b"%PDF"))
+
+
 class PloneJobPageProgressTests(PloneTestCase):
     """An Editor watches a running report's bar move on its job page, then gets the PDF."""
 
