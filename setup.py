@@ -43,6 +43,7 @@ setup(
         "Zope",
         "Products.CMFCore",
         "arabic-reshaper",
+        "croniter",
         "openpyxl",
         "python-bidi",
         "reportlab",

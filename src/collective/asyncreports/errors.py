@@ -37,6 +37,26 @@ class InvalidParameters(InvalidJobRequest):
         )
 
 
+class InvalidSchedule(InvalidJobRequest):
+    """A schedule cannot be made or changed as asked.
+
+    ``errors`` is a list of ``(field name, message)`` pairs, one per problem
+    (``cron``, ``timezone``, ``missed``, and the job's own: ``report``,
+    ``path``, ``format`` or a parameter's name).
+    """
+
+    def __init__(self, errors):
+        self.errors = list(errors)
+        super().__init__("; ".join(f"{name}: {message}" for name, message in self.errors))
+
+
+class ScheduleNotFound(AsyncReportsError, KeyError):
+    """No schedule with this id is in the queue."""
+
+    def __str__(self):
+        return f"no schedule with id {self.args[0]!r}" if self.args else "no such schedule"
+
+
 class JobNotFound(AsyncReportsError, KeyError):
     """No job with this id is in the queue."""
 

@@ -64,19 +64,7 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0,
     not offer) for bad input.
     """
     user = getSecurityManager().getUser()
-    report = get_report(report_name)
-    try:
-        target = resolve_target(site_of(queue), path)
-    except InvalidJobRequest:
-        if not may_queue(report, queue):
-            # Who may not queue here learns nothing about which paths exist.
-            raise Unauthorized(
-                f"{_user_id()} may not queue the report {report_name!r} here") from None
-        raise
-    authorize(queue, report_name, target)
-    format = check_format(report, format)
-    check = validate_parameters if typed else parse_parameters
-    params = check(report, raw_params, target)
+    target, params, format = checked(queue, report_name, path, raw_params, typed, format)
     user_folder = aq_parent(aq_inner(user))
     if user_folder is None:
         raise InvalidJobRequest("jobs can only be queued by users from a user folder")
@@ -98,6 +86,26 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0,
     if deduplicated is None:  # a repeated submission queued nothing
         events.queued(queue, job)
     return job
+
+
+def checked(queue, report_name, path, raw_params, typed=False, format=None):
+    """Every check of ``submit`` but the queuing: ``(target, params, format)``.
+
+    Schedules (``scheduling.py``) check what they will queue with it.
+    """
+    report = get_report(report_name)
+    try:
+        target = resolve_target(site_of(queue), path)
+    except InvalidJobRequest:
+        if not may_queue(report, queue):
+            # Who may not queue here learns nothing about which paths exist.
+            raise Unauthorized(
+                f"{_user_id()} may not queue the report {report_name!r} here") from None
+        raise
+    authorize(queue, report_name, target)
+    format = check_format(report, format)
+    check = validate_parameters if typed else parse_parameters
+    return target, check(report, raw_params, target), format
 
 
 def _user_id():

@@ -22,6 +22,11 @@ class Job(Persistent):
     """
 
     format = "pdf"  # jobs stored before there were formats made PDFs
+    # Marked by its owner or a manager: never purged by age (retention.py).
+    keep = False
+    # A job a schedule queued: its id and the tick (epoch seconds) it stands for.
+    schedule_id = None
+    schedule_tick = None
 
     def __init__(
         self,
@@ -153,6 +158,7 @@ class Job(Persistent):
             "error_message": self.error_message,
             "cancel_requested": self.cancel_requested,
             "dedup_key": self.dedup_key,
+            "keep": self.keep,
             "lease_worker": self.lease_worker,
             "lease_expires": self.lease_expires,
             "run_started": self.run_started if self.started_running else None,

@@ -14,6 +14,7 @@ from collective.asyncreports import logger
 from collective.asyncreports.errors import LeaseLost
 from collective.asyncreports.queue.states import FAILED
 from collective.asyncreports.worker import queue_steps
+from collective.asyncreports.worker import schedules_step
 from collective.asyncreports.worker.batches import STUCK_SECONDS
 from collective.asyncreports.worker.batches import RunningBatches
 from collective.asyncreports.worker.claims import ClaimBudget
@@ -97,6 +98,7 @@ class Worker:
         # tell a dead worker by its own clock alone (JobQueue.lease_expired).
         self.seen = {}
         self.session = Session(db)
+        self.schedule_timer = schedules_step.ScheduleTimer()
 
     def stop(self):
         """Stop claiming; running jobs may finish for ``grace`` seconds."""
@@ -208,6 +210,8 @@ class Worker:
         """Reap, claim, then wait for a batch to end or new work; False when done (once)."""
         if self.reaped_at is None or time.monotonic() - self.reaped_at >= self.reap_every:
             self.reap(paths)
+        if self.schedule_timer.due():  # their jobs are claimed below, by any worker
+            schedules_step.fire_due(self.session, paths)
         for _ in range(self.batches.free()):
             claims = self.claim(paths, self.batch_size)
             if not claims:
@@ -322,7 +326,9 @@ class Worker:
 
     def _next_wait(self, paths):
         """Seconds until the next queued job becomes due, capped by the poll interval."""
-        due = queue_steps.next_due(self.session, paths)
+        dues = [queue_steps.next_due(self.session, paths),
+                self.schedule_timer.not_before(schedules_step.next_due(self.session, paths))]
+        due = min((due for due in dues if due is not None), default=None)
         if due is None:
             return self.poll_interval
         return min(self.poll_interval, max(due - time.time(), 0.0))
