@@ -22,6 +22,9 @@ from collective.asyncreports.queue import indexes
 from collective.asyncreports.queue.clock import now_or_time
 from collective.asyncreports.queue.job import Job
 from collective.asyncreports.queue.leases import Leases
+from collective.asyncreports.queue.limits import Limits
+from collective.asyncreports.queue.retention import PurgeTurn
+from collective.asyncreports.queue.retention import Retention
 from collective.asyncreports.queue.settings import SETTINGS
 from collective.asyncreports.queue.states import ALL_STATES
 from collective.asyncreports.queue.states import FINAL_STATES
@@ -45,7 +48,7 @@ def _check_states(states):
         raise ValueError(f"unknown job state(s): {', '.join(map(repr, unknown))}")
 
 
-class JobQueue(Transitions, Leases, Persistent):
+class JobQueue(Transitions, Leases, Retention, Limits, Persistent):
     """Jobs waiting, running and finished, and the workers that run them.
 
     Settings are plain attributes, declared in ``queue/settings.py``
@@ -81,6 +84,9 @@ class JobQueue(Transitions, Leases, Persistent):
         self._counts = {state: Length() for state in ALL_STATES}
         self._dedup = OOBTree()
         self._workers = OOBTree()
+        self._active_by_owner = indexes.new_index()  # see limits.py
+        self._purge_turn = PurgeTurn()  # see retention.py
+        self._slots = OOBTree()  # report name -> ReportSlot, see limits.py
 
     def __len__(self):
         return sum(count() for count in self._counts.values())
@@ -165,6 +171,7 @@ class JobQueue(Transitions, Leases, Persistent):
         self._counts[QUEUED].change(1)
         self._newest.add(indexes.newest_key(job))
         self._by_owner.add(indexes.owner_key(job))
+        self._active_changed(job, True)
         if dedup_key is not None:
             self._dedup[dedup_key] = job_id
         job.add_event(now, actor or owner_id, "queued", f"report {report} on {path}")
@@ -187,7 +194,7 @@ class JobQueue(Transitions, Leases, Persistent):
 
     # Workers: claiming
 
-    def claim(self, worker_id, limit=1, now=None, spread=1, start_first=True):
+    def claim(self, worker_id, limit=1, now=None, spread=1, start_first=True, limits=None):
         """Lease up to ``limit`` due jobs to a worker.
 
         Jobs are taken highest priority first, then earliest ``not_before``,
@@ -201,11 +208,16 @@ class JobQueue(Transitions, Leases, Persistent):
         :param start_first: the worker runs the first job at once: mark it
             started in this commit, for free. The others of a batch wait for
             it; the worker's heartbeats say when they start (``is_started``).
+        :param limits: ``{report name: max_concurrent}``: jobs of these
+            reports are claimed only while fewer run (``Limits._claimable``).
         :returns: list of claimed Jobs, possibly empty (then nothing is
             written, so idle polling costs no commit).
         """
         now = now_or_time(now)
-        keys = list(islice(self._due_keys(now), max(limit, spread)))
+        if limits:
+            keys = self._claimable(self._due_keys(now), limits, max(limit, spread))
+        else:
+            keys = list(islice(self._due_keys(now), max(limit, spread)))
         if len(keys) > limit:
             level = [key for key in keys if key[0] == keys[0][0]]
             keys = random.sample(level, min(limit, len(level)))
@@ -223,6 +235,8 @@ class JobQueue(Transitions, Leases, Persistent):
             job.started = now
             job.progress = 0
             job.progress_message = ""
+            if limits and limits.get(job.report):
+                self._take_slot(job.report)
         if start_first:
             jobs[0].mark_started(now)
         # The worker's record is not written here: its next heartbeat lists
@@ -241,7 +255,7 @@ class JobQueue(Transitions, Leases, Persistent):
         :param states: only jobs in these (final) states.
         :param older_than: only jobs finished (or, failing that, created)
             more than this many seconds ago.
-        :param job_ids: only these jobs.
+        :param job_ids: only these jobs; otherwise jobs marked "keep" stay.
         :returns: list of the removed Jobs, so callers can delete their
             results and error logs.
         :raises JobNotFound: ``job_ids`` names an unknown job.
@@ -267,6 +281,7 @@ class JobQueue(Transitions, Leases, Persistent):
             job
             for job in candidates
             if job.state in states
+            and (job_ids is not None or not job.keep)
             and (older_than is None or (job.finished or job.created) < now - older_than)
         ]
         for job in removed:

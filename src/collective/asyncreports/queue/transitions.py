@@ -275,6 +275,8 @@ class Transitions:
         index.add(key)
         if state in FINAL_STATES:
             job.finished = now
+        if (old in FINAL_STATES) != (state in FINAL_STATES):
+            self._active_changed(job, state not in FINAL_STATES)
         job.add_event(now, actor, event, detail)
 
     def _filed(self, job):
