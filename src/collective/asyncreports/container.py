@@ -6,14 +6,18 @@ its result store and URL policy.
 """
 
 import secrets
+from datetime import UTC
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from AccessControl import ClassSecurityInfo
 from AccessControl.class_init import InitializeClass
+from Acquisition import aq_base
 from OFS.Folder import Folder
 from zExceptions import NotFound
 from zope.interface import implementer
 
+from collective.asyncreports import logger
 from collective.asyncreports import public_url
 from collective.asyncreports import validation
 from collective.asyncreports.interfaces import IAsyncReportQueue
@@ -65,6 +69,18 @@ class QueueContainer(Folder):
         return self.effective_server_url() + physical_path
 
     @security.private
+    def mail_sender(self):
+        """(MailHost, from address) for notifications: the settings' Mail host
+        (an id found from here upwards, or a path) and From address; the
+        MailHost is None when there is none there."""
+        settings = self._jobs
+        path = getattr(settings, "mail_host", "MailHost") or "MailHost"
+        mail_host = self.unrestrictedTraverse(path, None)
+        if mail_host is None or not hasattr(aq_base(mail_host), "smtp_host"):
+            mail_host = None
+        return mail_host, getattr(settings, "mail_from", "")
+
+    @security.private
     def prepare_request(self, request):
         """Make a worker's synthetic request build URLs on effective_server_url()."""
         parts = urlsplit(self.effective_server_url())
@@ -109,11 +125,29 @@ class QueueContainer(Folder):
             raise validation.BadInput(
                 f"older than: must not be negative (got {older_than}): that would be every job")
         purged = self._jobs.purge(states=states, older_than=older_than, job_ids=job_ids)
+        self._delete_results(purged, "purged")
+        return purged
+
+    @security.private
+    def purge_expired(self, worker_id, now=None):
+        """A worker's purge: one batch of jobs past ``retention_days`` and
+        their results (``JobQueue.purge_expired``: only on its turn, never
+        kept jobs). Returns the removed jobs."""
+        purged = self._jobs.purge_expired(worker_id, now=now)
+        self._delete_results(purged, f"retention ({self._jobs.retention_days} days) purged")
+        return purged
+
+    def _delete_results(self, purged, what):
+        """Delete the results and error logs of ``purged`` jobs, and log it."""
         store = self.result_store()
         for job in purged:
             for path in (job.result_path, job.error_path):
                 store.delete(path)
-        return purged
+        if purged:
+            oldest = min(job.finished or job.created for job in purged)
+            logger.info("%s: %s %d job(s) and their results, the oldest finished %s",
+                        "/".join(self.getPhysicalPath()), what, len(purged),
+                        datetime.fromtimestamp(oldest, UTC).isoformat(timespec="seconds"))
 
 
 InitializeClass(QueueContainer)

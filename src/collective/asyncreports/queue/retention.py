@@ -87,8 +87,11 @@ class Retention:
         return self._purge_turn
 
     def may_purge(self, worker_id, now=None):
-        """True if ``worker_id`` may purge now: its turn goes on, or the last
-        purge was ``purge_every`` seconds ago. Reads only."""
+        """True if ``worker_id`` may purge now: jobs are not kept forever, and
+        its turn goes on or the last purge was ``purge_every`` seconds ago.
+        Reads only."""
+        if self.retention_cutoff() is None:
+            return False
         turn = self._purge_turn
         if turn is None:
             return True

@@ -39,6 +39,12 @@ class ReportType:
     formats = DOCUMENT_FORMATS
     # Used in file names; the registration name is not known to the utility.
     name = None
+    # Limits (README "Deduplication and limits"): a submission like a done
+    # job of the same owner whose result is younger than this many minutes
+    # gets that job (0: always a new run); at most this many jobs of the
+    # report run at once across all workers (0: no limit).
+    reuse_minutes = 0
+    max_concurrent = 0
 
     def available(self, context):
         """Return True: by default a report can run on any target."""

@@ -12,7 +12,8 @@ class IReportType(Interface):
     them between calls.
 
     Optional: ``unavailable_reason(context)`` says why ``available`` is false
-    there (ReportType returns None), for the message that refuses a submission.
+    there (ReportType returns None), for the message that refuses a submission;
+    ``reuse_minutes`` and ``max_concurrent`` (see below; 0 when missing).
     """
 
     title = Attribute("Short human title, e.g. 'Object inventory'.")
@@ -34,6 +35,17 @@ class IReportType(Interface):
         "'xlsx'), the default first. ReportType offers all three, for a render "
         "that returns a Document; a render that returns PDF bytes offers "
         "('pdf',). Without it: PDF only."
+    )
+
+    reuse_minutes = Attribute(
+        "Optional, whole minutes (ReportType: 0). A submission identical to a "
+        "done job of the same owner (report, target, parameters, format) whose "
+        "result is younger than this returns that job instead of a new run."
+    )
+
+    max_concurrent = Attribute(
+        "Optional (ReportType: 0, no limit). At most this many jobs of the "
+        "report run at once across all workers; the others wait, claimed later."
     )
 
     def available(context):

@@ -94,6 +94,17 @@ def report_types(context=None):
     return sorted(found, key=lambda item: (str(item[1].title).lower(), item[0]))
 
 
+def concurrency_limits():
+    """``{name: max_concurrent}`` of the report types that limit how many of
+    their jobs run at once (workers claim with it)."""
+    limits = {}
+    for name, report in getUtilitiesFor(IReportType):
+        limit = getattr(report, "max_concurrent", 0)
+        if name and isinstance(limit, int) and limit > 0:
+            limits[name] = limit
+    return limits
+
+
 def queueable_report_types(queue, context=None):
     """The report types the current user may queue on ``queue`` (and run on ``context``)."""
     return [(name, report) for name, report in report_types(context)

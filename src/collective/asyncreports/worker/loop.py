@@ -46,6 +46,10 @@ REAP_EVERY_SECONDS = 1.0
 # Cached ghosts and freed heap memory are let go after this many jobs (and when idle).
 TRIM_EVERY_JOBS = 100
 
+# An idle worker looks whether it may purge expired jobs at most this often
+# (the queue's purge turn decides who purges, see queue/retention.py).
+PURGE_CHECK_SECONDS = 60.0
+
 
 def new_worker_id():
     """Unique per process and start: host, pid and a random suffix."""
@@ -87,6 +91,7 @@ class Worker:
         self.budget = ClaimBudget(max_jobs)
         self.batch_size = 1  # grows as soon as jobs turn out short
         self.reaped_at = None  # monotonic time of the last reap
+        self.purge_checked_at = None  # monotonic time of the last retention purge check
         self.reap_every = REAP_EVERY_SECONDS
         self.exit_code = EXIT_OK
         self.jobs_run = 0
@@ -219,12 +224,36 @@ class Worker:
             self.batches.start(claims, self._keep_going)
         if self.batches:
             self._wait_for_jobs(self.poll_interval)
+        elif self._purge_when_quiet(paths):
+            pass  # a full batch was purged: claim, then purge more at once
         elif self.once:
             return False
         else:
             self._give_back_memory()
             self._wait_for_work(self._next_wait(paths))
         return True
+
+    def _purge_when_quiet(self, paths):
+        """Idle: purge a batch of expired jobs if it is this worker's turn.
+
+        Returns True if more may wait. A failure is logged: retention never
+        stops a worker (a ConflictError is another worker's turn or a claim).
+        """
+        checked = self.purge_checked_at
+        if checked is not None and time.monotonic() - checked < PURGE_CHECK_SECONDS:
+            return False
+        self.purge_checked_at = time.monotonic()
+        try:
+            more = queue_steps.purge_expired(self.session, self.worker_id, paths)
+        except TransientError as exc:
+            logger.info("retention purge skipped (%s)", type(exc).__name__)
+            return False
+        except Exception:
+            logger.exception("retention purge failed")
+            return False
+        if more:
+            self.purge_checked_at = None
+        return more
 
     def _wait_for_jobs(self, timeout):
         """Wait until a batch ends (or ``timeout``); count its jobs, size the next batch."""

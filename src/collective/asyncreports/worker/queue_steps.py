@@ -19,6 +19,7 @@ from collective.asyncreports import events
 from collective.asyncreports import logger
 from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.queue.states import FAILED
+from collective.asyncreports.reports.registry import concurrency_limits
 from collective.asyncreports.worker.claims import claim_spread
 from collective.asyncreports.worker.endings import SubscriberFailed
 from collective.asyncreports.worker.endings import clear_globals
@@ -53,6 +54,8 @@ def next_due(session, paths):
 
 def claim(session, worker_id, paths, limit):
     """Claim up to ``limit`` due jobs, in the order of ``paths``: [(path, job id, token)]."""
+    limits = concurrency_limits()
+
     def claim_from(app, failures):
         claimed = []
         for path in paths:
@@ -60,7 +63,7 @@ def claim(session, worker_id, paths, limit):
                 break
             jobs = app.unrestrictedTraverse(path).job_queue().claim(
                 worker_id, limit=limit - len(claimed),
-                spread=claim_spread(limit), start_first=not claimed)
+                spread=claim_spread(limit), start_first=not claimed, limits=limits)
             if jobs and jobs[0].started_running:  # its start commits now
                 queue, job = in_surroundings(app, path), jobs[0]
                 if job.id in failures:
@@ -124,6 +127,25 @@ def reap_dead_workers_here(session, worker_id, paths, once=False):
 
     for job_id, state, dead in _write_firing(session, step):
         logger.warning("job %s: its worker %s died on this host; now %s", job_id, dead, state)
+
+
+def purge_expired(session, worker_id, paths):
+    """One batch of retention purges in each queue where it is this worker's
+    turn and no job is due (a quiet moment). Returns True if a batch was
+    full: more may wait, so the loop comes back soon."""
+    def step(app):
+        more = False
+        for path in paths:
+            jobs = app.unrestrictedTraverse(path).job_queue()
+            if not jobs.may_purge(worker_id) or jobs.due_count(limit=1):
+                continue
+            in_surroundings(app, path).purge_expired(worker_id)
+            more = more or jobs.purge_turn().more
+        return more
+    try:
+        return session.write(step)
+    finally:
+        clear_globals()
 
 
 def _logged_if_abandoned(app, path, jobs, failures):
