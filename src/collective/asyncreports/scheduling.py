@@ -11,6 +11,8 @@ Errors are the package's own: InvalidSchedule lists one ``(field,
 message)`` per problem; ScheduleNotFound; Unauthorized.
 """
 
+import time
+
 from AccessControl import Unauthorized
 from AccessControl import getSecurityManager
 from AccessControl.SecurityManagement import newSecurityManager
@@ -36,6 +38,7 @@ from collective.asyncreports.queue.schedules import book_of
 from collective.asyncreports.queue.schedules import new_schedule_id
 from collective.asyncreports.queue.schedules import stored_book
 from collective.asyncreports.queue.schedules import timing_problems
+from collective.asyncreports.rows import iso_time
 from collective.asyncreports.submission import checked
 from collective.asyncreports.submission import submit
 from collective.asyncreports.targets import path_of
@@ -43,6 +46,9 @@ from collective.asyncreports.users import load_user
 
 
 SCHEDULER = "scheduler"  # the actor of a fired job's "scheduled" event
+
+# What a refused submission of the owner raises (``run_now``).
+REFUSALS = (InvalidJobRequest, Unauthorized)
 
 
 def add(queue, report, path, params, cron, timezone="UTC", format=None, missed=RUN_ONCE,
@@ -127,7 +133,7 @@ def listing(queue):
 
 def pause(queue, schedule_id):
     schedule = get(queue, schedule_id)
-    schedule.pause(f"paused by {viewer(queue).user_id}")
+    schedule.pause(f"paused by {_actor()}")
     return schedule
 
 
@@ -152,10 +158,19 @@ def run_now(queue, schedule_id, now=None):
         (the schedule is left as it is: the person asking hears why).
     """
     schedule = get(queue, schedule_id)
-    now = now_or_time(now)
+    now, asked_by = now_or_time(now), _actor()
     with _as_owner(queue, schedule):
-        return _queued(queue, schedule, Tick(now, 0), now, "run now by "
-                       + str(getSecurityManager().getUser().getId()))
+        return _queued(queue, schedule, Tick(now, 0), now,
+                       f"schedule {schedule.id}, run now by {asked_by}")
+
+
+def schedule_json(schedule):
+    """The public JSON shape of a schedule (``schedule list --json``): times
+    in ISO 8601, UTC."""
+    data = schedule.as_dict()
+    for name in ("created", "next_run", "last_run", "last_fired"):
+        data[name] = iso_time(data[name])
+    return data
 
 
 # -- firing, in a worker ---------------------------------------------------------
@@ -214,10 +229,15 @@ def _fire(queue, schedule, tick, now):
 
 
 def _queued(queue, schedule, tick, now, detail):
+    """Submit the schedule's job as the current user (its owner) and mark it."""
+    asked = time.time()
     job = submit(queue, schedule.report, schedule.path, dict(schedule.params), typed=True,
                  format=schedule.format)
-    job.schedule_id, job.schedule_tick = schedule.id, tick.time
-    job.add_event(now, SCHEDULER, "scheduled", detail)
+    if job.created >= asked:
+        job.schedule_id, job.schedule_tick = schedule.id, tick.time
+        job.add_event(now, SCHEDULER, "scheduled", detail)
+    # else: an identical job of the owner still waits (submission's dedup): that
+    # one stands for this tick too, and keeps the tick it was queued for.
     schedule.fired(tick.time, job.id, now)
     return job
 
@@ -237,6 +257,13 @@ def _checked(queue, report, path, params, typed, format, problems):
     if problems:
         raise InvalidSchedule(problems)
     return target, params, format
+
+
+def _actor():
+    """Who acts, for reasons and history: a user id, or the user's name for
+    Zope's system user (the command line)."""
+    user = getSecurityManager().getUser()
+    return user.getId() or user.getUserName()
 
 
 def _field_of(exc):

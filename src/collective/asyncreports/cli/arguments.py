@@ -103,7 +103,39 @@ def parser():
     show = commands.add_parser("show", parents=[config, queue], help="show one job")
     show.add_argument("job_id", type=_text(validation.MAX_JOB_ID_LENGTH))
     show.add_argument("--json", action="store_true")
+    _schedule_commands(commands, config, queue)
     return parser
+
+
+def _schedule_commands(commands, config, queue):
+    """``schedule add|list|pause|resume|remove|run-now``: recurring reports."""
+    schedule = commands.add_parser(
+        "schedule", parents=[config], help="repeat a report on a cron expression")
+    actions = schedule.add_subparsers(dest="schedule_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", parents=[config, queue],
+                             help="make a schedule; prints its id")
+    add.add_argument("report", type=_text(), help="report name, e.g. object-inventory")
+    add.add_argument("--path", required=True, type=_text(), help="target object path")
+    add.add_argument("--user", required=True, metavar="USERID", type=_text(),
+                     help="the owner: the report runs as this user and belongs to them")
+    add.add_argument("--cron", required=True, metavar="EXPR", type=_text(200),
+                     help="five-field cron expression, e.g. '30 2 * * *' (02:30 daily)")
+    add.add_argument("--timezone", default="UTC", metavar="TZ", type=_text(64),
+                     help="IANA time zone the expression is read in (default UTC)")
+    add.add_argument("--param", action="append", default=[], metavar="K=V",
+                     help="report parameter (repeatable)")
+    add.add_argument("--format", type=_text(40), default=None,
+                     help="result format the report offers (default: its first)")
+    add.add_argument("--missed", choices=["run-once", "skip"], default="run-once",
+                     help="ticks missed while no worker ran: one job for them all "
+                          "(run-once, the default) or none (skip)")
+    listing = actions.add_parser("list", parents=[config, queue], help="list schedules")
+    listing.add_argument("--json", action="store_true")
+    for name, help in (("pause", "stop firing"), ("resume", "fire again from the next tick"),
+                       ("remove", "delete a schedule (its jobs stay)"),
+                       ("run-now", "queue its job now, as its owner; prints the job id")):
+        action = actions.add_parser(name, parents=[config, queue], help=help)
+        action.add_argument("schedule_id", metavar="ID", type=_text(40))
 
 
 class _Parser(argparse.ArgumentParser):

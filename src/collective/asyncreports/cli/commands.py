@@ -10,6 +10,7 @@ from AccessControl.SecurityManagement import noSecurityManager
 from Acquisition import aq_base
 from zope.component.hooks import setSite
 
+from collective.asyncreports import scheduling
 from collective.asyncreports.cli.health import queue_problems
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.interfaces import IAsyncReportQueue
@@ -134,6 +135,61 @@ def command_health(app, args, out):
     return EXIT_UNHEALTHY if problems else EXIT_OK
 
 
+def command_schedule(app, args, out):
+    """``schedule ACTION``: the queue's schedules, as the CLI's trusted operator
+    (a manager); ``add`` makes one owned by ``--user``, after its checks as them."""
+    queue = _find_queue(app, args.queue)
+    if args.schedule_command == "add":
+        newSecurityManager(None, find_user(queue, args.user))
+        try:
+            schedule = scheduling.add(queue, args.report, args.path, _params(args.param),
+                                      args.cron, args.timezone, format=args.format,
+                                      missed=args.missed)
+            transaction.commit()
+        finally:
+            noSecurityManager()
+        out.write(schedule.id + "\n")
+        return EXIT_OK
+    newSecurityManager(None, _system_manager())
+    try:
+        if args.schedule_command == "list":
+            return _list_schedules(queue, args, out)
+        if args.schedule_command == "run-now":
+            job = scheduling.run_now(queue, args.schedule_id)
+            transaction.commit()
+            out.write(job.id + "\n")
+            return EXIT_OK
+        change = {"pause": scheduling.pause, "resume": scheduling.resume,
+                  "remove": scheduling.remove}[args.schedule_command]
+        schedule = change(queue, args.schedule_id)
+        transaction.commit()
+    finally:
+        noSecurityManager()
+    out.write(f"{args.schedule_command}: {schedule.id}\n")
+    return EXIT_OK
+
+
+def _list_schedules(queue, args, out):
+    schedules = scheduling.listing(queue)
+    if args.json:
+        json.dump([scheduling.schedule_json(schedule) for schedule in schedules], out, indent=2)
+        out.write("\n")
+        return EXIT_OK
+    for schedule in schedules:
+        state = "enabled" if schedule.enabled else f"paused ({schedule.paused_reason})"
+        out.write(f"{schedule.id}  {schedule.report:<20} {schedule.path}  "
+                  f"owner={schedule.owner_id} cron='{schedule.cron}' {schedule.timezone}  "
+                  f"next={iso_time(schedule.next_run) or '-'} "
+                  f"last={schedule.last_job_id or '-'}  {state}\n")
+    out.write(f"{len(schedules)} schedule(s)\n")
+    return EXIT_OK
+
+
+def _system_manager():
+    """The CLI runs as the instance's operator: Zope's system user, a manager."""
+    from AccessControl.users import system
+    return system
+
 
 COMMANDS = {
     "worker": command_worker,
@@ -141,4 +197,5 @@ COMMANDS = {
     "jobs": command_jobs,
     "show": command_show,
     "health": command_health,
+    "schedule": command_schedule,
 }

@@ -3,10 +3,12 @@
 Heartbeats alone cannot say: a ``--once`` worker (cron, a timer) heartbeats
 only while it runs. So a queue is served when a worker is alive or a
 ``--once`` run ended within the window; and whoever serves it, no due job may
-wait too long and no running job may be held by a worker that is silent,
-stopped or (on this host) dead.
+wait too long, no schedule's tick may stay unfired as long, and no running
+job may be held by a worker that is silent, stopped or (on this host) dead.
 """
 
+from collective.asyncreports.queue.schedules import book_of
+from collective.asyncreports.rows import iso_time
 from collective.asyncreports.worker.host import host_key
 from collective.asyncreports.worker.host import is_dead_here
 
@@ -34,6 +36,11 @@ def queue_problems(path, jobs, now, max_wait, window=None):
     if since is not None and now - since > limit:
         problems.append(f"queue {path}: a due job has waited {now - since:.0f}s "
                         f"(more than {limit:g}s)")
+    # A schedule's tick is fired by any worker's loop: one left so long is not.
+    for schedule in book_of(jobs).overdue(now, grace=limit):
+        problems.append(f"queue {path}: schedule {schedule.id} ({schedule.report}) is "
+                        f"overdue: its tick of {iso_time(schedule.next_run)} has not fired "
+                        f"for {now - schedule.next_run:.0f}s (more than {limit:g}s)")
     return problems
 
 

@@ -31,6 +31,7 @@ from collective.asyncreports.submission import submit
 from collective.asyncreports.targets import MAX_PATH_LENGTH
 from collective.asyncreports.targets import site_of
 from collective.asyncreports.zmi import forms
+from collective.asyncreports.zmi.schedules import SchedulesTab
 
 
 PAGE_SIZE = 20
@@ -45,8 +46,8 @@ def local_time(timestamp):
     return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(timestamp))
 
 
-class AsyncReportQueue(QueueContainer):
-    """A queue of report jobs with its ZMI tabs: Queue, Submit, Workers, Settings."""
+class AsyncReportQueue(SchedulesTab, QueueContainer):
+    """A queue of report jobs with its ZMI tabs: Queue, Submit, Schedules, Workers, Settings."""
 
     meta_type = "Async Report Queue"
     zmi_icon = "fas fa-file-pdf"
@@ -56,6 +57,7 @@ class AsyncReportQueue(QueueContainer):
     manage_options = (
         {"label": "Queue", "action": "manage_queue"},
         {"label": "Submit", "action": "manage_submitForm"},
+        {"label": "Schedules", "action": "manage_schedules"},
         {"label": "Workers", "action": "manage_workers"},
         {"label": "Settings", "action": "manage_settingsForm"},
     ) + tuple(
