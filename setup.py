@@ -45,6 +45,7 @@ setup(
         "arabic-reshaper",
         "croniter",
         "openpyxl",
+        "prometheus-client",
         "python-bidi",
         "reportlab",
         "zope.component",
@@ -70,8 +71,10 @@ setup(
             "z3c.form",
         ],
         "test": [
+            "aiosmtpd",
             "playwright",
             "plone.testing[zope]",
+            "Products.MailHost",
             "pypdf",
             "requests",
             "schemathesis",

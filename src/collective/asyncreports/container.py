@@ -75,7 +75,9 @@ class QueueContainer(Folder):
         MailHost is None when there is none there."""
         settings = self._jobs
         path = getattr(settings, "mail_host", "MailHost") or "MailHost"
-        mail_host = self.unrestrictedTraverse(path, None)
+        # An id is acquired (traversal would look for views, which needs a request).
+        mail_host = (self.unrestrictedTraverse(path, None) if "/" in path
+                     else getattr(self, path, None))
         if mail_host is None or not hasattr(aq_base(mail_host), "smtp_host"):
             mail_host = None
         return mail_host, getattr(settings, "mail_from", "")

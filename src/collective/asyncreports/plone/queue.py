@@ -1,5 +1,6 @@
 """The queue of a Plone site: results as Plone content, settings from the registry."""
 
+from email.utils import formataddr
 from urllib.parse import urlsplit
 
 from AccessControl import ClassSecurityInfo
@@ -74,6 +75,17 @@ class PloneReportQueue(AsyncReportQueue):
         if physical_path.startswith(site_path + "/"):
             physical_path = physical_path[len(site_path):]
         return self.effective_server_url() + physical_path
+
+    @security.private
+    def mail_sender(self):
+        """The site's MailHost and its from-address (Site Setup › Mail), with
+        its name when one is set."""
+        site = self.site()
+        registry = getattr(site, "portal_registry", None)
+        address = (registry.get("plone.email_from_address") if registry is not None else "")
+        name = (registry.get("plone.email_from_name") if registry is not None else "")
+        sender = formataddr((name or "", address)) if address else ""
+        return getattr(site, "MailHost", None), sender
 
     @security.private
     def prepare_request(self, request):
