@@ -75,7 +75,9 @@ class ZMICase(HTTPCase):
 
     def finished_jobs(self, count=2):
         login(self.app.acl_users, testing.REPORTER)
-        ids = [submit(self.queue, "object-inventory", "/docs", {}).id for _ in range(count)]
+        # Different depths: an identical submission would return the first job.
+        ids = [submit(self.queue, "object-inventory", "/docs", {"depth": str(depth)}).id
+               for depth in range(1, count + 1)]
         logout()
         for job_id in ids:
             self.jobs.cancel(job_id, actor="test")

@@ -11,7 +11,7 @@ class SettingsTableTests(unittest.TestCase):
         self.assertEqual(set(SETTINGS.defaults()), {
             "lease_seconds", "max_attempts", "backoff_seconds", "backoff_max", "retention_days",
             "time_limit", "notify_submitter", "mail_host", "mail_from", "notify_address",
-            "attach_limit_mb"})
+            "attach_limit_mb", "max_queued_per_user"})
 
     def test_every_setting_has_a_title_and_help(self):
         for setting in SETTINGS:

@@ -17,7 +17,7 @@ from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.errors import InvalidTransition
 from collective.asyncreports.permissions import ManageQueue
-from collective.asyncreports.submission import submit
+from collective.asyncreports.submission import submit_noted
 
 
 class Viewer(NamedTuple):
@@ -55,11 +55,12 @@ def job_for(queue, job_id, name="job id"):
     return job
 
 
-JOB_ACTIONS = ("cancel", "retry", "run_again")
+JOB_ACTIONS = ("cancel", "retry", "run_again", "keep", "unkeep")
 
 
 def job_action(queue, job_id, action):
-    """Run one action of a job's page: ``cancel``, ``retry`` or ``run_again``.
+    """Run one action of a job's page: ``cancel``, ``retry``, ``run_again``,
+    ``keep`` or ``unkeep``.
 
     Returns ``(message, job id to show next)``: the same job, or the new one
     for *Run again*.
@@ -76,10 +77,14 @@ def job_action(queue, job_id, action):
     if action == "retry":
         require_manager(queue, "retry jobs")
         return retry(queue, [job.id]), job.id
+    if action in ("keep", "unkeep"):
+        return keep_job(queue, job.id, action == "keep"), job.id
     try:
-        new = run_again(queue, job)
+        new, note = run_again_noted(queue, job)
     except InvalidJobRequest as exc:  # the report, target or parameters no longer pass
         return f"Job {job.id} cannot run again: {exc}", job.id
+    if new.id == job.id or note:
+        return note, new.id
     return f"Queued job {new.id}, a new run of job {job.id}.", new.id
 
 
@@ -113,6 +118,16 @@ def retry_job(queue, job_id):
     return job
 
 
+def keep_job(queue, job_id, keep=True):
+    """Mark a job "keep" (retention never purges it) or take the mark off:
+    its owner or a manager (``job_for``). Returns the sentence to show."""
+    job = job_for(queue, job_id)
+    queue.job_queue().set_keep(job.id, keep, actor=viewer(queue).user_id)
+    if keep:
+        return f"Job {job.id} is kept: it is not purged when it gets old."
+    return f"Job {job.id} is no longer kept: it is purged after the retention time."
+
+
 def delete_job(queue, job_id):
     """Delete one finished job and its result: the owner's own, or any for
     managers (the rule of My reports and of the queue view's purge).
@@ -134,8 +149,14 @@ def run_again(queue, job):
 
     :raises Unauthorized, InvalidJobRequest: as ``submit`` does.
     """
-    return submit(queue, job.report, job.path, dict(job.params), priority=job.priority,
-                  format=job.format, typed=True)
+    return run_again_noted(queue, job).job
+
+
+def run_again_noted(queue, job):
+    """``run_again``, as a ``submission.Submitted`` (an identical job waiting, or
+    a recent result reused, comes with its note)."""
+    return submit_noted(queue, job.report, job.path, dict(job.params),
+                        priority=job.priority, format=job.format, typed=True)
 
 
 def delete_own(queue, job_ids):

@@ -95,6 +95,13 @@ def enqueue(report, target, parameters=None, user=None, priority=0, not_before=N
         not available for the target, or it does not offer ``format``.
     :raises AccessControl.Unauthorized: the user may not queue this report
         here or may not view the target.
+
+    Like every submission (README "Deduplication and limits"): when the
+    user has a queued or running job of the same report, target, parameters
+    and format, or a done one whose result is younger than the report's
+    ``reuse_minutes``, that job's id is returned and nothing is queued; past
+    ``max_queued_per_user`` waiting jobs it raises TooManyJobs (an
+    InvalidJobRequest).
     """
     problems = [problem for problem in (_priority_problem(priority),
                                         _not_before_problem(not_before)) if problem]

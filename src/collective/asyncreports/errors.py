@@ -12,6 +12,10 @@ class InvalidJobRequest(AsyncReportsError, ValueError):
     """A job cannot be queued as asked; the message says why, for a person."""
 
 
+class TooManyJobs(InvalidJobRequest):
+    """The user has as many jobs waiting as the queue's ``max_queued_per_user``."""
+
+
 class UnknownReport(InvalidJobRequest):
     """No report type is registered under the given name."""
 

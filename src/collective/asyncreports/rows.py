@@ -123,6 +123,7 @@ def job_row(job, request, jobs, manager=False, served_with=((), ()), full_error_
         "can_cancel": job.can_cancel,
         "can_retry": job.can_retry,
         "active": job.is_active,
+        "keep": job.keep,  # retention never purges it (Keep / Don't keep on its page)
     }
 
 

@@ -5,6 +5,9 @@ recorded in the caller's transaction, so an aborted request leaves no job;
 ``events.JobQueued`` is fired in it.
 """
 
+import time
+from typing import NamedTuple
+
 from AccessControl import Unauthorized
 from AccessControl import getSecurityManager
 from Acquisition import aq_inner
@@ -12,7 +15,9 @@ from Acquisition import aq_parent
 
 from collective.asyncreports import events
 from collective.asyncreports.errors import InvalidJobRequest
+from collective.asyncreports.errors import TooManyJobs
 from collective.asyncreports.permissions import View
+from collective.asyncreports.queue.settings import SETTINGS
 from collective.asyncreports.reports.formats import check_format
 from collective.asyncreports.reports.registry import get_report
 from collective.asyncreports.reports.registry import may_queue
@@ -45,9 +50,33 @@ def authorize(queue, name, target):
     return report
 
 
+class Submitted(NamedTuple):
+    """What a submission gave: the job, and ``note``, the sentence saying why
+    it is an earlier job (identical, or its result reused); None for a new job
+    or a repeated form post."""
+
+    job: object
+    note: object = None
+
+
 def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0,
            not_before=None, typed=False, format=None):
-    """Queue ``report_name`` on ``path`` for the current user.
+    """``submit_noted(...).job``: the Job, new or the earlier one."""
+    return submit_noted(queue, report_name, path, raw_params, dedup_key=dedup_key,
+                        priority=priority, not_before=not_before, typed=typed,
+                        format=format).job
+
+
+def submit_noted(queue, report_name, path, raw_params, dedup_key=None, priority=0,
+                 not_before=None, typed=False, format=None):
+    """Queue ``report_name`` on ``path`` for the current user; a Submitted.
+
+    Nothing is queued (README "Deduplication and limits") when the user has
+    a queued or running job of the same report, target, parameters and
+    format, or a done one whose result is younger than the report's
+    ``reuse_minutes``: that job is returned with a note. A new job is
+    refused with TooManyJobs when the user has ``max_queued_per_user`` jobs
+    waiting.
 
     ``raw_params`` maps parameter names to strings (form or CLI values); they
     are converted and validated against the report's schema. ``dedup_key``
@@ -58,10 +87,10 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0,
     result's format, one the report offers (``reports/formats.py``; None:
     its default).
 
-    Returns the Job. Raises Unauthorized when the user may not queue this
-    report or view the target, and InvalidJobRequest (UnknownReport,
-    InvalidPath, InvalidParameters; BadInput for a format the report does
-    not offer) for bad input.
+    Raises Unauthorized when the user may not queue this report or view
+    the target, and InvalidJobRequest (UnknownReport, InvalidPath,
+    InvalidParameters; BadInput for a format the report does not offer;
+    TooManyJobs) for bad input.
     """
     user = getSecurityManager().getUser()
     target, params, format = checked(queue, report_name, path, raw_params, typed, format)
@@ -69,7 +98,13 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0,
     if user_folder is None:
         raise InvalidJobRequest("jobs can only be queued by users from a user folder")
     jobs = queue.job_queue()
-    deduplicated = jobs.queued_with(dedup_key)
+    repeated = jobs.queued_with(dedup_key)
+    if repeated is not None:  # a repeated form post: the same job, said nothing
+        return Submitted(repeated)
+    earlier = earlier_job(jobs, report_name, user.getId(), path_of(target), params, format)
+    if earlier is not None:
+        return earlier
+    check_waiting(jobs, user.getId())
     job = jobs.enqueue(
         report_name,
         path_of(target),
@@ -83,9 +118,39 @@ def submit(queue, report_name, path, raw_params, dedup_key=None, priority=0,
         actor=user.getId(),
         format=format,
     )
-    if deduplicated is None:  # a repeated submission queued nothing
-        events.queued(queue, job)
-    return job
+    events.queued(queue, job)
+    return Submitted(job)
+
+
+def earlier_job(jobs, report_name, owner_id, path, params, format, now=None):
+    """The owner's job that a new one would repeat, as a Submitted; or None.
+
+    The one rule of deduplication: a queued or running job of the same
+    report, target, parameters and format, else (when the report sets
+    ``reuse_minutes``) a done one whose result is younger than that.
+    """
+    twin = jobs.active_twin(owner_id, report_name, path, params, format)
+    if twin is not None:
+        return Submitted(twin, f"Job {twin.id} with the same report, target, parameters and "
+                               f"format is {twin.state} already: no second one was queued.")
+    minutes = getattr(get_report(report_name), "reuse_minutes", 0)
+    if isinstance(minutes, int) and minutes > 0:
+        since = (time.time() if now is None else now) - minutes * 60
+        done = jobs.recent_result(owner_id, report_name, path, params, format, since)
+        if done is not None:
+            at = time.strftime("%H:%M UTC", time.gmtime(done.finished))
+            return Submitted(done, f"Job {done.id} has the same report, target, parameters "
+                                   f"and format: a result from {at} is reused.")
+    return None
+
+
+def check_waiting(jobs, owner_id):
+    """TooManyJobs if ``owner_id`` has ``max_queued_per_user`` jobs waiting (0: no cap)."""
+    cap = SETTINGS.of(jobs)["max_queued_per_user"]
+    waiting = jobs.queued_count(owner_id) if cap else 0
+    if cap and waiting >= cap:
+        raise TooManyJobs(f"You have {waiting} jobs waiting; wait for some to finish or "
+                          "cancel them.")
 
 
 def checked(queue, report_name, path, raw_params, typed=False, format=None):

@@ -100,6 +100,15 @@ def parser():
                              "queue served by --once runs if one ended within S seconds "
                              "(default: the queue's lease time)")
 
+    metrics = commands.add_parser(
+        "metrics", parents=[config],
+        help="print the queues' metrics in the Prometheus text format (as the queue's "
+             "metrics URL)")
+    metrics.add_argument("--queue", metavar="PATH", action="append", type=_path,
+                         help="only this queue (repeatable; default: every queue)")
+    metrics.add_argument("--openmetrics", action="store_true",
+                         help="the OpenMetrics text format instead of Prometheus' classic one")
+
     show = commands.add_parser("show", parents=[config, queue], help="show one job")
     show.add_argument("job_id", type=_text(validation.MAX_JOB_ID_LENGTH))
     show.add_argument("--json", action="store_true")

@@ -2,6 +2,7 @@
 submit, jobs, show, health."""
 
 import json
+import sys
 import time
 
 import transaction
@@ -15,12 +16,13 @@ from collective.asyncreports.cli.health import queue_problems
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.interfaces import IAsyncReportQueue
 from collective.asyncreports.locations import queue_paths
+from collective.asyncreports.metrics import exposition_text
 from collective.asyncreports.public_url import known_public_url
 from collective.asyncreports.public_url import unknown_url_warning
 from collective.asyncreports.rows import iso_time
 from collective.asyncreports.rows import job_json
 from collective.asyncreports.sites import nearest_site
-from collective.asyncreports.submission import submit
+from collective.asyncreports.submission import submit_noted
 from collective.asyncreports.users import find_user
 from collective.asyncreports.worker.exit_codes import EXIT_OK
 from collective.asyncreports.worker.exit_codes import EXIT_UNHEALTHY
@@ -75,12 +77,14 @@ def command_submit(app, args, out):
     user = find_user(queue, args.user)
     newSecurityManager(None, user)
     try:
-        job = submit(queue, args.report, args.path, _params(args.param),
-                     priority=args.priority, format=args.format)
+        job, note = submit_noted(queue, args.report, args.path, _params(args.param),
+                                 priority=args.priority, format=args.format)
         transaction.commit()
     finally:
         noSecurityManager()
     out.write(job.id + "\n")
+    if note:  # an earlier job, not a new one: stdout still has just its id
+        sys.stderr.write(note + "\n")
     return EXIT_OK
 
 
@@ -112,6 +116,14 @@ def command_show(app, args, out):
         for event in job.history:
             out.write(f"{iso_time(event['time'])}  {event['event']:<10} "
                       f"{event.get('actor') or '-'}  {event.get('detail') or ''}\n")
+    return EXIT_OK
+
+
+def command_metrics(app, args, out):
+    paths = args.queue or queue_paths(app._p_jar.root())
+    queues = [(path, _find_queue(app, path).job_queue()) for path in paths]
+    text, _ = exposition_text(queues, openmetrics_format=args.openmetrics)
+    out.write(text.decode("utf-8"))
     return EXIT_OK
 
 
@@ -197,5 +209,6 @@ COMMANDS = {
     "jobs": command_jobs,
     "show": command_show,
     "health": command_health,
+    "metrics": command_metrics,
     "schedule": command_schedule,
 }

@@ -60,6 +60,8 @@ class Limits:
         parameters and format, or None (the newest if several)."""
         params = dict(params or {})
         for job in reversed(self.active_jobs(owner_id)):
+            if job.cancel_requested:
+                continue  # it will not give a result
             if (job.report, job.path, job.format, job.params) == (report, path, format, params):
                 return job
         return None

@@ -124,6 +124,9 @@ SETTINGS = Settings((
     Setting("time_limit", "Time limit (seconds)", 1800, 1, WEEK,
             "Longest a report may run before it is stopped and fails as timed out "
             "(a report type may set its own)."),
+    Setting("max_queued_per_user", "Waiting jobs per user", 20, 0, 10000,
+            "How many jobs one person may have waiting to run; a submission past "
+            "it is refused. 0: no limit."),
     # Notifications (notifications.py). Off by default: mail goes to people
     # only once somebody has made sure the mail server takes it.
     Setting("notify_submitter", "Notify the submitter", False, 0, 1,

@@ -27,7 +27,7 @@ from collective.asyncreports.queue import ALL_STATES
 from collective.asyncreports.queue.settings import SETTINGS
 from collective.asyncreports.reports.registry import queueable_report_types
 from collective.asyncreports.reports.registry import report_types
-from collective.asyncreports.submission import submit
+from collective.asyncreports.submission import submit_noted
 from collective.asyncreports.targets import MAX_PATH_LENGTH
 from collective.asyncreports.targets import site_of
 from collective.asyncreports.zmi import forms
@@ -282,7 +282,7 @@ class AsyncReportQueue(SchedulesTab, QueueContainer):
         form = REQUEST.form
         try:
             query = _submit_query(REQUEST)
-            job = submit(
+            job, note = submit_noted(
                 self,
                 query["report"],
                 form.get("path", ""),
@@ -301,7 +301,7 @@ class AsyncReportQueue(SchedulesTab, QueueContainer):
             if isinstance(exc, validation.BadInput):
                 raise  # the form itself cannot be shown again with these values
             return self.manage_submitForm()
-        return self._redirect(REQUEST, "manage_queue", f"Queued job {job.id}.")
+        return self._redirect(REQUEST, "manage_queue", note or f"Queued job {job.id}.")
 
     @zpublish(methods="POST")
     @security.protected(QueueReport)

@@ -32,7 +32,7 @@ from collective.asyncreports.reports.formats import FORMAT_FIELD
 from collective.asyncreports.reports.formats import check_format
 from collective.asyncreports.reports.formats import format_choices
 from collective.asyncreports.reports.registry import queueable_report_types
-from collective.asyncreports.submission import submit
+from collective.asyncreports.submission import submit_noted
 from collective.asyncreports.targets import path_of
 
 
@@ -121,7 +121,7 @@ class GenerateReportForm(form.Form):
         }
         queue = site_queue()
         try:
-            job = submit(
+            job, note = submit_noted(
                 queue, self.report_name, path_of(self.context),
                 {name: text for name, text in raw.items() if text is not None},
                 dedup_key=data.get("submission_id") or None, format=data.get(FORMAT_FIELD))
@@ -133,8 +133,8 @@ class GenerateReportForm(form.Form):
             return
         public_url.remember_served_url(queue, api.portal.get().absolute_url())
         api.portal.show_message(
-            _("Your report “${title}” is queued (job ${id}). It appears here when ready.",
-              mapping={"title": self.report.title, "id": job.id}),
+            note or _("Your report “${title}” is queued (job ${id}). It appears here when "
+                      "ready.", mapping={"title": self.report.title, "id": job.id}),
             request=self.request,
         )
         self.request.response.redirect(
