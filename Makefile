@@ -18,7 +18,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -U pip setuptools wheel
-	$(BIN)/pip install -q -c constraints.txt -e '.[test,plone]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[test,plone,test-plone,release]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -60,7 +60,6 @@ setup(
             "plone.app.contenttypes",
             "plone.app.layout<7",
             "plone.app.registry",
-            "plone.app.testing",
             "plone.app.z3cform",
             "plone.base",
             "plone.browserlayer",
@@ -81,6 +80,21 @@ setup(
             "zope.testbrowser",
             "zope.testrunner",
             "ruff",
+        ],
+        # The Plone test layers (plone/testing.py), apart from [test] because
+        # plone.app.testing requires Products.CMFPlone: [test] alone stays plain Zope.
+        "test-plone": [
+            "plone.app.testing",
+        ],
+        # make dist-check and releases (see CONTRIBUTING.rst).
+        "release": [
+            "build",
+            "check-manifest",
+            "pyroma",
+            "towncrier",
+            "twine",
+            "zest.releaser",
+            "zestreleaser.towncrier",
         ],
     },
     entry_points={
