@@ -120,7 +120,8 @@ SETTINGS = Settings((
     Setting("backoff_max", "Longest backoff (seconds)", 3600, 0, WEEK,
             "The doubling backoff never waits longer than this."),
     Setting("retention_days", "Retention (days)", 30, 0, MAX_DAYS,
-            "Finished jobs older than this may be purged from the queue view."),
+            "Workers purge finished jobs (and their results) this many days after "
+            "they finished, except jobs marked Keep; 0 keeps them forever."),
     Setting("time_limit", "Time limit (seconds)", 1800, 1, WEEK,
             "Longest a report may run before it is stopped and fails as timed out "
             "(a report type may set its own)."),
