@@ -124,7 +124,7 @@ class InstallTests(unittest.TestCase):
         profile = PACKAGE + ":default"
         setup.setLastVersionForProfile(profile, "1001")
         [step] = setup.listUpgrades(profile)
-        self.assertEqual(step["title"], "Notification settings")
+        self.assertEqual(step["title"], "Notification settings and View metrics")
         setup.upgradeProfile(profile)
         self.assertEqual(api.portal.get_registry_record(name), 0)
         self.assertEqual(api.portal.get_registry_record("collective.asyncreports.lease_seconds"), 77)

@@ -10,9 +10,11 @@ def install_restapi(setup_tool):
 
 
 def add_setting_records(setup_tool):
-    """Register the registry records of settings added since (notifications: 1001 -> 1002).
+    """Register the registry records of settings added since (notifications: 1001 -> 1002),
+    and give *View metrics* its roles.
 
     The registry step keeps the values of records that exist.
     """
-    setup_tool.runImportStepFromProfile(
-        "profile-collective.asyncreports:default", "plone.app.registry", run_dependencies=False)
+    for step in ("plone.app.registry", "rolemap"):
+        setup_tool.runImportStepFromProfile(
+            "profile-collective.asyncreports:default", step, run_dependencies=False)

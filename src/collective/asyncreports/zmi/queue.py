@@ -21,8 +21,11 @@ from collective.asyncreports.csrf import check_post
 from collective.asyncreports.csrf import csrf_token
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.errors import InvalidParameters
+from collective.asyncreports.metrics import exposition_text
+from collective.asyncreports.metrics import wants_openmetrics
 from collective.asyncreports.permissions import ManageQueue
 from collective.asyncreports.permissions import QueueReport
+from collective.asyncreports.permissions import ViewMetrics
 from collective.asyncreports.queue import ALL_STATES
 from collective.asyncreports.queue.settings import SETTINGS
 from collective.asyncreports.reports.registry import queueable_report_types
@@ -270,6 +273,18 @@ class AsyncReportQueue(SchedulesTab, QueueContainer):
         if REQUEST is not None:
             REQUEST.RESPONSE.setHeader("Content-Type", "text/plain; charset=utf-8")
             REQUEST.RESPONSE.setHeader("Cache-Control", "no-store")
+        return text
+
+    @zpublish(methods=("GET", "HEAD"))
+    @security.protected(ViewMetrics)
+    def metrics(self, REQUEST):
+        """This queue's metrics as Prometheus text (OpenMetrics when the Accept
+        header asks for it), for a scrape user with *View metrics* alone."""
+        text, content_type = exposition_text(
+            [("/".join(self.getPhysicalPath()), self._jobs)],
+            wants_openmetrics(REQUEST.get_header("Accept")))
+        REQUEST.RESPONSE.setHeader("Content-Type", content_type)
+        REQUEST.RESPONSE.setHeader("Cache-Control", "no-store")
         return text
 
     # -- state changes: POST only, with a CSRF token -------------------------
