@@ -13,7 +13,7 @@ TESTRUNNER = $(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) \
 QUICK ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install run stop test lint bench clean browser-deps font-deps buildout-check screenshots chaos
+.PHONY: install run stop test lint bench clean browser-deps font-deps buildout-check pip-check dist-check screenshots chaos
 
 $(STAMP): setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,21 @@ bench: install
 # A buildout from PyPI in a temporary directory: zeoserver, instance, worker, one job.
 buildout-check: install
 	$(BIN)/python tests/buildout_check.py
+
+# The built wheel with pip in a fresh venv: mkwsgiinstance, runzeo, zconsole run, one job.
+pip-check: install
+	$(BIN)/python tests/pip_check.py
+
+# The release files: sdist and wheel (build deps pinned too), twine, check-manifest,
+# pyroma (8 of 10: no project URL or author email yet) and the changelog's draft.
+DIST ?= dist
+dist-check: install
+	rm -rf $(DIST)
+	PIP_CONSTRAINT=$(CURDIR)/constraints.txt $(BIN)/python -m build --outdir $(DIST) .
+	$(BIN)/twine check --strict $(DIST)/*
+	$(BIN)/check-manifest
+	$(BIN)/pyroma --min 8 --skip-tests CheckManifest --directory .
+	$(BIN)/towncrier build --draft --version "$$($(BIN)/python setup.py --version)" >/dev/null
 
 # The chaos soak: workers, ZEO and a submitter under random faults, then the
 # invariants checked (tests/chaos.py).

@@ -5,7 +5,9 @@ from setuptools import find_namespace_packages
 from setuptools import setup
 
 
-long_description = Path("README.rst").read_text(encoding="utf-8")
+# PyPI's page: the README, then the changelog (CHANGES.rst, written by towncrier).
+long_description = "\n\n".join(
+    Path(name).read_text(encoding="utf-8") for name in ("README.rst", "CHANGES.rst"))
 
 setup(
     name="collective.asyncreports",
@@ -28,6 +30,7 @@ setup(
         "Programming Language :: Python :: 3.11",
     ],
     keywords="Zope Plone ZEO queue worker reports PDF",
+    author="collective.asyncreports maintainers",
     license="GPL version 2",
     package_dir={"": "src"},
     packages=find_namespace_packages("src", include=["collective.*"]),

@@ -46,8 +46,8 @@ from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ("setup.py", "pyproject.toml", "README.rst", "MANIFEST.in", "constraints.txt",
-                 "buildout.cfg", "buildout-versions.cfg")
+PROJECT_FILES = ("setup.py", "pyproject.toml", "README.rst", "CHANGES.rst", "LICENSE",
+                 "MANIFEST.in", "constraints.txt", "buildout.cfg", "buildout-versions.cfg")
 PROJECT_TREES = ("src", "tests")
 # What the throwaway venv gets, at the versions buildout.cfg pins.
 BOOTSTRAP = ("pip", "zc.buildout", "setuptools", "wheel", "packaging")
