@@ -65,3 +65,16 @@ class WhoAmI(ReportType):
         document.paragraph(f"same-request={getRequest() is request}")
         document.paragraph(f"url={context.absolute_url()}")
         return document
+
+
+class OneAtATime(ReportType):
+    """A heavy report that runs at most once at a time across all workers."""
+
+    name = title = "one-at-a-time"
+    max_concurrent = 1
+
+    def render(self, context, request, parameters):
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # short sleeps: stoppable
+            time.sleep(0.05)
+        return TINY_PDF
