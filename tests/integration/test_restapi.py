@@ -212,7 +212,8 @@ class ListingTests(RestTestCase):
         self.assertEqual(response.status_code, 401)
 
     def test_batching(self):
-        ids = [self.queue_inventory()["id"] for _ in range(3)]
+        # Different parameters: an identical job would be the earlier one.
+        ids = [self.queue_inventory(parameters={"max_items": 50 + n})["id"] for n in range(3)]
         page = self.editor.get("@reports", params={"b_size": 2}).json()
         self.assertEqual([job["id"] for job in page["items"]], ids[::-1][:2])
         self.assertEqual(page["items_total"], 3)
@@ -262,10 +263,28 @@ class OneJobTests(RestTestCase):
 
     def test_run_again_queues_a_new_job(self):
         job = self.queue_inventory()
+        self.editor.post(f"@reports/{job['id']}/cancel")
         again = self.editor.post(f"@reports/{job['id']}/run-again")
         self.assertEqual(again.status_code, 201, again.text)
         self.assertNotEqual(again.json()["id"], job["id"])
         self.assertEqual(again.json()["parameters"], job["parameters"])
+        self.assertEqual(again.headers["Location"], again.json()["@id"])
+
+    def test_run_again_of_a_waiting_job_gives_that_job_with_a_note(self):
+        job = self.queue_inventory()
+        again = self.editor.post(f"@reports/{job['id']}/run-again")
+        self.assertEqual(again.status_code, 200, again.text)
+        self.assertEqual(again.json()["id"], job["id"])
+        self.assertTrue(again.json()["note"])
+        self.assertNotIn("Location", again.headers)
+
+    def test_an_identical_post_gives_the_waiting_job_with_a_note(self):
+        job = self.queue_inventory()
+        same = self.editor.post("docs/@reports", json=INVENTORY)
+        self.assertEqual(same.status_code, 200, same.text)
+        self.assertEqual(same.json()["id"], job["id"])
+        self.assertTrue(same.json()["note"])
+        self.assertNotIn("note", job)
 
     def test_delete_finished_jobs_only_the_owners_or_a_managers(self):
         job = self.queue_inventory()

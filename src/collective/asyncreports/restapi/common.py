@@ -9,11 +9,14 @@ the full log for managers only).
 from plone import api
 from plone.restapi.deserializer import json_body
 from plone.restapi.exceptions import DeserializationError
+from plone.restapi.services import Service as RestapiService
+from zExceptions import BadRequest
 
 from collective.asyncreports import validation
 from collective.asyncreports.plone.browser import job_detail
 from collective.asyncreports.plone.browser import job_row
 from collective.asyncreports.plone.queue import QUEUE_ID
+from collective.asyncreports.restapi.publication import unreadable_input
 
 
 REPORTS = "@reports"
@@ -34,15 +37,51 @@ def job_url(job_id):
     return f"{reports_url()}/{job_id}"
 
 
+class Service(RestapiService):
+    """plone.restapi's Service, answering 400 for input Zope could not read
+    (see publication.guard_input_processing) before anything else."""
+
+    def render(self):
+        problem = unreadable_input(self.request)
+        if problem:
+            raise BadRequest(problem)
+        return super().render()
+
+
 def body(request):
-    """The request's JSON object; BadInput (a 400) for anything else."""
+    """The request's JSON object ({} for no body).
+
+    :raises UnsupportedMediaType: a body that is not application/json (415).
+    :raises BadInput: a body that is no JSON object (400).
+    """
+    raw = request.get("BODY") or b""
+    if raw.strip() and not is_json(request.getHeader("Content-Type") or ""):
+        raise UnsupportedMediaType(f"expected a JSON body (Content-Type: {JSON})")
     try:
         data = json_body(request)
-    except DeserializationError as exc:
-        raise validation.BadInput(str(exc)) from None
-    if not isinstance(data, dict):
-        raise validation.BadInput("the body must be a JSON object")
+    except DeserializationError:
+        raise validation.BadInput("the body must be a JSON object") from None
     return data
+
+
+JSON = "application/json"
+
+
+class UnsupportedMediaType(Exception):
+    """A body the service cannot read (415; Zope has no status for
+    zExceptions.HTTPUnsupportedMediaType, it would answer 500)."""
+
+
+def is_json(content_type):
+    """application/json or a ``+json`` type, whatever its parameters."""
+    media_type = content_type.split(";")[0].strip().lower()
+    return media_type == JSON or (media_type.startswith("application/")
+                                  and media_type.endswith("+json"))
+
+
+def unsupported_media_type(request, message):
+    request.response.setStatus(415)
+    return {"type": "UnsupportedMediaType", "message": message}
 
 
 def bad_request(request, message, errors=()):

@@ -17,7 +17,6 @@ their answers and errors into JSON.
 from plone import api
 from plone.protect.interfaces import IDisableCSRFProtection
 from plone.restapi.batching import HypermediaBatch
-from plone.restapi.services import Service
 from zExceptions import NotFound
 from zope.interface import alsoProvides
 from zope.interface import implementer
@@ -33,12 +32,15 @@ from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.plone.browser import require_signed_in
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.reports.registry import report_types
+from collective.asyncreports.restapi.common import Service
+from collective.asyncreports.restapi.common import UnsupportedMediaType
 from collective.asyncreports.restapi.common import bad_request
 from collective.asyncreports.restapi.common import batch_size
 from collective.asyncreports.restapi.common import body
 from collective.asyncreports.restapi.common import job_url
 from collective.asyncreports.restapi.common import serialize_job
-from collective.asyncreports.submission import submit
+from collective.asyncreports.restapi.common import unsupported_media_type
+from collective.asyncreports.submission import submit_noted
 from collective.asyncreports.targets import path_of
 
 
@@ -68,6 +70,8 @@ class JobsService(Service):
         queue = site_queue()
         try:
             return self.answer(queue, actions.viewer(queue))
+        except UnsupportedMediaType as exc:
+            return unsupported_media_type(self.request, str(exc))
         except InvalidParameters as exc:
             return bad_request(self.request, str(exc), exc.errors)
         except InvalidJobRequest as exc:  # BadInput among them
@@ -183,8 +187,8 @@ class JobsPost(ChangingService):
             job = JOB_ACTIONS[self.params[1]](queue, self.params[0])
             return self.job(queue, who, job)
         if len(self.params) == 2 and self.params[1] == "run-again":
-            new = actions.run_again(queue, actions.job_for(queue, self.params[0]))
-            return self.created(queue, who, new)
+            job = actions.job_for(queue, self.params[0])
+            return self.submitted(queue, who, actions.run_again_noted(queue, job))
         raise self.not_found()
 
     def queue_report(self, queue, who):
@@ -205,12 +209,13 @@ class JobsPost(ChangingService):
         priority = self.priority(queue, data.get("priority", 0))
         key = self.idempotency_key(who)
         first = queue.job_queue().queued_with(key) if key else None
-        job = submit(queue, name, path_of(self.context), parameters, dedup_key=key,
-                     priority=priority, format=data.get("format"), typed=True)
+        submitted = submit_noted(queue, name, path_of(self.context), parameters,
+                                 dedup_key=key, priority=priority,
+                                 format=data.get("format"), typed=True)
         public_url.remember_served_url(queue, api.portal.get().absolute_url())
         if first is not None:  # the same request again: its first job
-            return self.job(queue, who, job)
-        return self.created(queue, who, job)
+            return self.job(queue, who, submitted.job)
+        return self.submitted(queue, who, submitted)
 
     def priority(self, queue, value):
         """Higher runs first; only managers may put a job before others' (the
@@ -227,10 +232,14 @@ class JobsPost(ChangingService):
                                        IDEMPOTENCY_HEADER, max_length=MAX_IDEMPOTENCY_KEY)
         return f"rest:{who.user_id}:{key}" if key else None
 
-    def created(self, queue, who, job):
+    def submitted(self, queue, who, submitted):
+        """201 and Location for a new job; 200 and the note for an earlier one
+        that the submission returned instead (README "Deduplication and limits")."""
+        if submitted.note is not None:
+            return dict(self.job(queue, who, submitted.job), note=str(submitted.note))
         self.request.response.setStatus(201)
-        self.request.response.setHeader("Location", job_url(job.id))
-        return self.job(queue, who, job)
+        self.request.response.setHeader("Location", job_url(submitted.job.id))
+        return self.job(queue, who, submitted.job)
 
     def purge(self, queue):
         actions.require_manager(queue, "purge jobs")

@@ -6,12 +6,12 @@ types and control panels), so Volto draws the form as it draws any other.
 """
 
 from plone.restapi.interfaces import IJsonCompatible
-from plone.restapi.services import Service
 from plone.restapi.types import utils
 
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.reports.formats import format_choices
 from collective.asyncreports.reports.registry import queueable_report_types
+from collective.asyncreports.restapi.common import Service
 
 
 def parameter_schema(report, context, request):

@@ -1,9 +1,8 @@
 """``GET {site}/@report-workers`` (managers): the Workers page as JSON."""
 
-from plone.restapi.services import Service
-
 from collective.asyncreports.actions import require_manager
 from collective.asyncreports.plone.browser import site_queue
+from collective.asyncreports.restapi.common import Service
 from collective.asyncreports.rows import iso_time
 from collective.asyncreports.rows import worker_rows
 
