@@ -1,11 +1,11 @@
 # collective.asyncreports: `make run` starts the whole system, `make test` runs the suite.
-PYTHON ?= python3.11
-VENV := .venv
+# STACK=plone6.2 or STACK=zope6 (and PYTHON=3.13) for the other supported stacks: stacks.mk.
+include stacks.mk
 BIN := $(VENV)/bin
 ZEO_PORT ?= 8100
 HTTP_PORT ?= 8080
 TEST_ARGS ?=
-# One group of tests/ alone: unit, integration, system or browser.
+# Groups of tests/ alone: unit, integration, system or browser (GROUP="unit integration").
 GROUP ?=
 # Test modules live in tests/ and its groups' folders.
 TESTRUNNER = $(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) \
@@ -13,22 +13,28 @@ TESTRUNNER = $(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) \
 QUICK ?=
 STAMP := $(VENV)/.installed
 
-.PHONY: install run stop test lint bench clean browser-deps font-deps buildout-check pip-check dist-check screenshots chaos
+.PHONY: constraints install run stop test lint bench clean browser-deps font-deps buildout-check pip-check dist-check screenshots chaos
 
-$(STAMP): setup.py constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -U pip setuptools wheel
-	$(BIN)/pip install -q -c constraints.txt -e '.[test,plone,test-plone,release]'
+$(STAMP): setup.py $(CONSTRAINTS)
+	test -x $(BIN)/python || $(PYTHON_EXE) -m venv $(VENV)
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -U pip setuptools wheel
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# Each stack's pins from Zope's and Plone's own and this project's additions in constraints.txt
+# (scripts/make_constraints.py says how; zope6's set is resolved on Python 3.12).
+constraints:
+	$(PYTHON_EXE) scripts/make_constraints.py --python $(PYTHON_3.12)
+
 run: install font-deps
-	$(BIN)/python -m collective.asyncreports.dev run --home . \
+	mkdir -p $(RUN_HOME)
+	$(BIN)/python -m collective.asyncreports.dev run --home $(RUN_HOME) \
 		--zeo-port $(ZEO_PORT) --http-port $(HTTP_PORT)
 
 stop:
-	$(BIN)/python -m collective.asyncreports.dev stop --home .
+	$(BIN)/python -m collective.asyncreports.dev stop --home $(RUN_HOME)
 
 # Debian's chromium for the real-browser tests (tests/browser/test_browser.py); root only,
 # otherwise those tests skip and say why.
@@ -41,7 +47,7 @@ font-deps:
 	scripts/install-fonts.sh
 
 test: install browser-deps font-deps
-	$(TESTRUNNER) --all $(if $(GROUP),-m '^tests\.$(GROUP)\.',) $(TEST_ARGS)
+	$(TESTRUNNER) --all $(if $(GROUP),-m '^tests\.($(GROUP_REGEX))\.',) $(TEST_ARGS)
 
 # The README's images, from the real-browser tests (other test runs leave them alone).
 screenshots: install browser-deps
