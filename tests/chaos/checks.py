@@ -14,6 +14,7 @@ from collective.asyncreports.queue import CANCELLED
 from collective.asyncreports.queue import DONE
 from collective.asyncreports.queue import FAILED
 from collective.asyncreports.queue import FINAL_STATES
+from collective.asyncreports.queue.schedules import book_of
 from tests.processes import queue_in
 
 
@@ -66,8 +67,13 @@ class Facts:
                     "error_path": job.error_path, "error_message": job.error_message,
                     "attempts": job.attempts,
                     "last_event": job.history[-1]["event"] if job.history else None,
+                    "schedule_id": job.schedule_id, "schedule_tick": job.schedule_tick,
+                    "scheduled": next((event["detail"] for event in job.history
+                                       if event["event"] == "scheduled"), None),
                 }
                 job._p_deactivate()
+            self.schedules = {schedule.id: schedule.as_dict()
+                              for schedule in book_of(jobs)}
             self.objects = {}  # object id -> (path, content type, size, problem or None)
             folder = queue.result_store().folder()
             for object_id in folder.objectIds():
@@ -123,15 +129,46 @@ def check_jobs_exist(facts, committed, maybe):
 
 
 def check_one_job_per_key(facts, committed, maybe):
-    by_key = collections.Counter(job["key"] for job in facts.jobs.values())
+    submitted_jobs = [job for job in facts.jobs.values() if job["schedule_id"] is None]
+    by_key = collections.Counter(job["key"] for job in submitted_jobs)
     submitted = set(committed) | {key for key, _ in maybe}
     problems = [f"{key}: {count} jobs" for key, count in by_key.items() if count > 1]
     problems += [f"job {job['id']} has key {job['key']!r}, which the submitter never sent"
-                 for job in facts.jobs.values() if job["key"] not in submitted]
+                 for job in submitted_jobs if job["key"] not in submitted]
     return Check(
         "one job per submitted key, no job nobody submitted",
-        not problems and len(facts.jobs) == len(committed),
-        f"{len(facts.jobs)} jobs in the queue for {len(committed)} committed keys",
+        not problems and len(submitted_jobs) == len(committed),
+        f"{len(submitted_jobs)} jobs in the queue for {len(committed)} committed keys "
+        f"(besides {len(facts.jobs) - len(submitted_jobs)} fired by schedules)",
+        problems)
+
+
+def check_schedule_ticks(facts, every=60.0):
+    """Each tick of the every-minute schedules fired exactly once: no tick has two
+    jobs, every job's tick is one of the cron's, and the schedule counted each
+    job it fired (``fired_count`` also counts a tick whose identical job still
+    waited and stood for it: submission's dedup)."""
+    problems, fired, missed = [], 0, 0
+    for schedule_id, schedule in sorted(facts.schedules.items()):
+        jobs = [job for job in facts.jobs.values() if job["schedule_id"] == schedule_id]
+        ticks = collections.Counter(job["schedule_tick"] for job in jobs)
+        problems += [f"schedule {schedule_id}: tick {tick:.0f} fired {count} jobs"
+                     for tick, count in ticks.items() if count > 1]
+        problems += [f"schedule {schedule_id}: tick {tick} is no minute"
+                     for tick in ticks if tick is None or tick % every]
+        if len(jobs) > schedule["fired_count"]:
+            problems.append(f"schedule {schedule_id}: {len(jobs)} jobs, but it fired "
+                            f"{schedule['fired_count']} ticks")
+        if not jobs:
+            problems.append(f"schedule {schedule_id} fired no job")
+        fired += len(jobs)
+        missed += sum(int(re.search(r"\((\d+) missed", job["scheduled"] or "").group(1))
+                      for job in jobs if "missed" in (job["scheduled"] or ""))
+    return Check(
+        "each schedule tick fired exactly once (never twice, whichever worker took it)",
+        not problems and facts.schedules,
+        f"{len(facts.schedules)} schedule(s), {fired} jobs for {fired} distinct ticks; "
+        f"{missed} ticks missed while no worker could fire, run once with a later tick",
         problems)
 
 

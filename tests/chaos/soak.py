@@ -1,9 +1,10 @@
 """The chaos soak: a real system under random faults, then its invariants checked.
 
 A ZEO server (FileStorage + blobs), 3 workers and 1 submitting process on
-127.0.0.1 in a temporary home. For ``--seconds`` a fault every 2-6 s (see
-faults.py); then a drain (no faults, missing workers started) until nothing
-is queued or running; then every worker is stopped with SIGTERM, the
+127.0.0.1 in a temporary home, and two every-minute schedules the workers
+fire. For ``--seconds`` a fault every 2-6 s (see faults.py); then a drain
+(no faults, missing workers started, schedules paused) until nothing is
+queued or running; then every worker is stopped with SIGTERM, the
 database is checked over ZEO, the ZEO server stopped and fstest run on
 Data.fs. Exit code 0 when every invariant holds, 1 otherwise.
 """
@@ -19,9 +20,13 @@ import traceback
 from pathlib import Path
 
 import ZEO
+from ZODB.POSException import ConflictError
 
 from collective.asyncreports.dev.processes import Instance
 from collective.asyncreports.dev.processes import free_port
+from collective.asyncreports.queue.schedules import Schedule
+from collective.asyncreports.queue.schedules import book_of
+from collective.asyncreports.queue.schedules import stored_book
 from tests.chaos import checks
 from tests.chaos.faults import Faults
 from tests.chaos.processes import Cluster
@@ -35,6 +40,32 @@ WORKERS = 3
 LEASE_SECONDS = 15  # short, so a SIGSTOPped worker outlives its lease
 MAX_ATTEMPTS = 3
 STATUS_EVERY = 30.0
+
+
+# Every-minute schedules fired by the workers under the same faults (one skips
+# missed ticks); each tick must fire exactly once (checks.check_schedule_ticks).
+SCHEDULES = (("every-minute", "run-once"), ("every-minute-skip", "skip"))
+
+
+def add_schedules(jobs):
+    book = stored_book(jobs)
+    for schedule_id, missed in SCHEDULES:
+        params = {"key": f"schedule-{schedule_id}", "kind": "instant", "ms": 0, "rows": 0}
+        book.add(Schedule(schedule_id, "chaos", "/", params, "admin", "* * * * *",
+                          "Europe/Berlin", missed=missed, queue_path="/asyncreports"))
+
+
+def pause_schedules(db):
+    """Pause the soak's schedules; a worker firing one meanwhile makes us retry."""
+    for _ in range(50):
+        try:
+            with queue_in(db) as queue:
+                for schedule in book_of(queue.job_queue()):
+                    schedule.pause("the soak is over")
+            return
+        except ConflictError:
+            time.sleep(0.1)
+    raise RuntimeError("could not pause the schedules")
 
 
 class Soak:
@@ -72,6 +103,7 @@ class Soak:
                 jobs.max_attempts = MAX_ATTEMPTS
                 jobs.backoff_seconds = 1
                 jobs.backoff_max = 5
+                add_schedules(jobs)
         finally:
             db.close()
         self.cluster.keep_workers()
@@ -111,6 +143,7 @@ class Soak:
         for worker in self.cluster.workers:
             self.cluster.resume_worker(worker)
         self.db = ZEO.DB(("127.0.0.1", self.instance.zeo_port))
+        pause_schedules(self.db)  # no new jobs once the queue drains
         started = time.monotonic()
         deadline = started + timeout
         stats = {}
@@ -170,6 +203,7 @@ class Soak:
             checks.check_submitter(self.submitter.returncode, self.target, committed, maybe),
             checks.check_jobs_exist(facts, committed, maybe),
             checks.check_one_job_per_key(facts, committed, maybe),
+            checks.check_schedule_ticks(facts),
             checks.check_drained(drained, drain_seconds, stats),
             checks.check_final(facts),
             checks.check_counts(facts),
