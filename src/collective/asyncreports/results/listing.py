@@ -30,7 +30,11 @@ def keep_listing_private(folder, roles):
     """
     wanted = tuple(sorted(roles))
     changed = False
+    # "List folder contents" is CMF's: plain Zope knows it only once Products.CMFCore is loaded.
+    known = set(folder.possible_permissions())
     for permission in LISTING_PERMISSIONS:
+        if permission not in known:
+            continue
         current = Permission(permission, (), folder).getRoles(default=[])
         # A tuple means "not acquired"; a list means "also acquired".
         if not (isinstance(current, tuple) and tuple(sorted(current)) == wanted):
