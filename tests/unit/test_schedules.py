@@ -196,6 +196,21 @@ class BookTests(unittest.TestCase):
         self.assertIs(stored_book(jobs), stored_book(jobs))
 
 
+class HealthTests(unittest.TestCase):
+    def test_health_reports_an_overdue_schedule(self):
+        from collective.asyncreports.cli.health import queue_problems
+
+        jobs = JobQueue()
+        stored_book(jobs).add(Schedule("s1", "summary", "/", {}, "alice", "0 * * * *",
+                                       now=0.0))
+        on_time = queue_problems("/q", jobs, 3600.0 + 10, max_wait=300)
+        self.assertFalse([line for line in on_time if "schedule" in line])
+        late = [line for line in queue_problems("/q", jobs, 3600.0 + 400, max_wait=300)
+                if "schedule" in line]
+        self.assertEqual(late, ["queue /q: schedule s1 (summary) is overdue: its tick of "
+                                "1970-01-01T01:00:00Z has not fired for 400s (more than 300s)"])
+
+
 T0 = at("2026-05-01 09:30")
 TICK = at("2026-05-01 10:00")
 

@@ -27,7 +27,8 @@ class Viewer(NamedTuple):
     manager: bool
 
     def may_see(self, job):
-        """Managers see every job, others their own."""
+        """Managers see every job, others their own; the same for schedules
+        (anything with an ``owner_id``: ``scheduling.py``)."""
         return self.manager or job.owner_id == self.user_id
 
 

@@ -52,6 +52,7 @@ def fire_due(session, paths, now=None):
                 return scheduling.fire_due(queue, now)
             finally:
                 clear_globals()
+        started = time.monotonic()
         try:
             outcomes = session.write(step)
         except TransientError:
@@ -59,10 +60,12 @@ def fire_due(session, paths, now=None):
         except Exception:  # a bug must not stop the worker: its jobs run on
             logger.exception("queue %s: firing its schedules failed", path)
             continue
+        seconds = time.monotonic() - started
         for schedule_id, job_id, what in outcomes:
             fired.append((path, schedule_id, job_id, what))
             if job_id:
-                logger.info("schedule %s fired job %s (%s)", schedule_id, job_id, what)
+                logger.info("schedule %s fired job %s (%s) in %.3fs",
+                            schedule_id, job_id, what, seconds)
             else:
                 logger.warning("schedule %s fired nothing: %s", schedule_id, what)
     return fired
