@@ -16,6 +16,7 @@ from collective.asyncreports.rendering import Link
 from collective.asyncreports.rendering import charts
 from collective.asyncreports.rendering import exports
 from collective.asyncreports.rendering.links import safe_url
+from tests.unit.test_fonts import pdf_fonts
 
 
 def reader(document):
@@ -212,6 +213,15 @@ class ChartTests(unittest.TestCase):
         for shown in ("Items per type", "Document", "News Item", "Folder", "12", "1,234",
                       "States", "published: 3 (75%)", "private: 1 (25%)"):
             self.assertIn(shown, text)
+
+    def test_charts_use_embedded_fonts_only(self):
+        # ReportLab starts drawings and empty axis labels in Times-Roman,
+        # which no PDF of ours may name without embedding it.
+        document = Document("Charts")
+        document.chart("Bars", ["a", "b"], [1, 2])
+        document.chart("Pie", ["a", "b"], [1, 2], kind="pie")
+        for name, descriptor in pdf_fonts(document.to_pdf()).items():
+            self.assertIn("/FontFile2", descriptor or {}, name)
 
     def test_many_categories_collapse_into_other(self):
         labels = [f"kind-{n:02d}" for n in range(40)]

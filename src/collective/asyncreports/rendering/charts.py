@@ -127,6 +127,9 @@ def drawing(chart, font_set, width, text):
     group, height = body(labels, values, font_set, width)
     title_height = TITLE_SIZE + 8 if chart.title else 0
     result = Drawing(width, height + title_height)
+    # The renderer starts every drawing with a font set (Times-Roman unless
+    # told): one of ours, so the PDF carries no font it does not embed.
+    result.initialFontName = font_set.regular
     result.add(group)
     if chart.title:
         result.add(label(font_set, text(chart.title), 0, height + 6, font=font_set.bold,
@@ -158,6 +161,7 @@ def _bars(labels, values, font_set, width):
     chart.categoryAxis.categoryNames = [""] * count
     chart.categoryAxis.reverseDirection = 1
     chart.categoryAxis.visibleTicks = 0
+    chart.categoryAxis.labels.fontName = font_set.regular  # empty, but still set
     # The axis ends at the largest value, so the value labels can be put at
     # the bar ends without asking the axis where it rounded to.
     low = min(0, *values)
