@@ -59,7 +59,7 @@ bench: install
 
 # A buildout from PyPI in a temporary directory: zeoserver, instance, worker, one job.
 buildout-check: install
-	$(BIN)/python tests/buildout_check.py
+	$(BIN)/python tests/buildout_check.py --stack $(STACK)
 
 # The built wheel with pip in a fresh venv: mkwsgiinstance, runzeo, zconsole run, one job.
 pip-check: install

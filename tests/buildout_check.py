@@ -49,6 +49,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PROJECT_FILES = ("setup.py", "pyproject.toml", "README.rst", "CHANGES.rst", "LICENSE",
                  "MANIFEST.in", "constraints.txt", "buildout.cfg", "buildout-versions.cfg")
 PROJECT_TREES = ("src", "tests")
+# The other stack's buildout and pins, beside buildout.cfg.
+STACK_FILES = ("buildout-plone6.2.cfg", "buildout-versions-plone6.2.cfg",
+               "constraints/plone6.2.txt")
 # What the throwaway venv gets, at the versions buildout.cfg pins.
 BOOTSTRAP = ("pip", "zc.buildout", "setuptools", "wheel", "packaging")
 HOST = "127.0.0.1"
@@ -91,14 +94,29 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def generated_versions(constraints):
-    """buildout-versions.cfg as buildout.cfg's awk line makes it from constraints.txt."""
-    lines = ["# GENERATED from constraints.txt (its Python 3.11 pins): do not edit, "
-             "regenerate (see buildout.cfg)", "[versions]"]
+# stack: (constraints, buildout file, its generated versions file, the Python it runs on);
+# zope6 builds the Zope 6.3 buildout (its instance is plain Zope; bin/test has the Plone eggs).
+STACKS = {
+    "plone6.1": ("constraints.txt", "buildout.cfg", "buildout-versions.cfg", "3.11"),
+    "plone6.2": ("constraints/plone6.2.txt", "buildout-plone6.2.cfg",
+                 "buildout-versions-plone6.2.cfg", "3.12"),
+}
+STACKS["zope6"] = STACKS["plone6.2"]
+
+
+def generated_versions(constraints, source="constraints.txt", python="3.11"):
+    """buildout-versions.cfg as buildout.cfg's awk line makes it from constraints.txt.
+
+    (``--write-versions`` writes it, for another stack's constraints and Python too.)
+    """
+    regenerate = "see buildout.cfg" if source == "constraints.txt" else "see buildout_check.py"
+    lines = [f"# GENERATED from {source} (its Python {python} pins): do not edit, "
+             f"regenerate ({regenerate})", "[versions]"]
+    exact = re.compile(r"python_version == ." + re.escape(python) + ".")
     for line in constraints.splitlines():
         if not re.match(r"[A-Za-z0-9]", line):
             continue
-        if ";" in line and not re.search(r"python_version == .3\.11.", line):
+        if ";" in line and not exact.search(line):
             continue
         fields = re.split(r"[=;]+", line)
         lines.append(f"{fields[0]} = {fields[1].replace(' ', '') if len(fields) > 1 else ''}")
@@ -127,8 +145,9 @@ def clean_env():
 
 
 class Check:
-    def __init__(self, keep=False):
+    def __init__(self, keep=False, stack="plone6.1"):
         self.keep = keep
+        self.constraints, self.config, self.versions, self.python = STACKS[stack]
         self.begin = time.monotonic()
         self.tmp = Path(tempfile.mkdtemp(prefix="asyncreports-buildout-check-"))
         self.logs = self.tmp / "check-logs"
@@ -230,15 +249,21 @@ class Check:
 
     # -- the steps ------------------------------------------------------------------
 
+    def expected_versions(self):
+        return generated_versions((ROOT / self.constraints).read_text(), self.constraints,
+                                  self.python)
+
     def check_versions_file(self):
-        expected = generated_versions((ROOT / "constraints.txt").read_text())
-        if (ROOT / "buildout-versions.cfg").read_text() != expected:
-            raise Failure("buildout-versions.cfg is not what constraints.txt generates: "
-                          "regenerate it with the awk line in buildout.cfg")
-        self.say("buildout-versions.cfg matches constraints.txt")
+        if sys.version_info[:2] != tuple(map(int, self.python.split("."))):
+            raise Failure(f"{self.config} is for Python {self.python}, this is {sys.version}")
+        if (ROOT / self.versions).read_text() != self.expected_versions():
+            raise Failure(f"{self.versions} is not what {self.constraints} generates: "
+                          f"regenerate it with tests/buildout_check.py --write-versions")
+        self.say(f"{self.versions} matches {self.constraints}")
 
     def copy_project(self):
-        for name in PROJECT_FILES:
+        for name in PROJECT_FILES + STACK_FILES:
+            (self.tmp / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, self.tmp / name)
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
         for name in PROJECT_TREES:
@@ -246,9 +271,11 @@ class Check:
         self.say(f"copied the project to {self.tmp}")
 
     def bootstrap(self):
-        text = (ROOT / "buildout.cfg").read_text()
         pins = versions_sections((ROOT / "buildout-versions.cfg").read_text())
-        pins.update(versions_sections(text))
+        pins.update(versions_sections((ROOT / "buildout.cfg").read_text()))
+        if self.config != "buildout.cfg":  # extends buildout.cfg, then its versions file
+            pins.update(versions_sections((ROOT / self.versions).read_text()))
+            pins.update(versions_sections((ROOT / self.config).read_text()))
         missing = [name for name in BOOTSTRAP if name.lower() not in pins]
         if missing:
             raise Failure(f"no version pin for {', '.join(missing)}")
@@ -277,7 +304,7 @@ class Check:
                 self.say("waiting for another buildout-check using the cache")
                 fcntl.flock(lock, fcntl.LOCK_EX)
             self.run("buildout", [
-                self.tmp / "venv" / "bin" / "buildout", "-U",
+                self.tmp / "venv" / "bin" / "buildout", "-U", "-c", self.config,
                 f"buildout:eggs-directory={eggs}", f"buildout:download-cache={downloads}",
                 f"ports:zeo={self.zeo_port}", f"ports:http={self.http_port}",
                 f"instance:user=admin:{self.password}",
@@ -395,13 +422,23 @@ def last_line(text, marker):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--stack", choices=sorted(STACKS), default="plone6.1",
+                        help="which stack's buildout (make buildout-check STACK=...)")
+    parser.add_argument("--write-versions", action="store_true",
+                        help="only write the stack's buildout versions file from its constraints")
     args = parser.parse_args(argv)
+    if args.write_versions:
+        check = Check(stack=args.stack)
+        (ROOT / check.versions).write_text(check.expected_versions())
+        shutil.rmtree(check.tmp)
+        print(f"wrote {check.versions}")
+        return 0
 
     def interrupted(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
-    check = Check(keep=args.keep)
+    check = Check(keep=args.keep, stack=args.stack)
     try:
         check.check_versions_file()
         check.copy_project()
