@@ -95,10 +95,10 @@ class InstallTests(unittest.TestCase):
             hidden.extend(utility.getNonInstallableProfiles())
         self.assertIn(PACKAGE + ":uninstall", hidden)
 
-    def test_profile_version_1002_installs_plone_restapi(self):
+    def test_profile_version_1003_installs_plone_restapi(self):
         setup = api.portal.get_tool("portal_setup")
         profile = PACKAGE + ":default"
-        self.assertEqual(setup.getLastVersionForProfile(profile), ("1002",))
+        self.assertEqual(setup.getLastVersionForProfile(profile), ("1003",))
         self.assertEqual(setup.listUpgrades(profile), [])
         self.assertNotEqual(setup.getLastVersionForProfile("plone.restapi:default"), "unknown")
         self.assertIn("jwt_auth", self.portal.acl_users.objectIds())
@@ -112,7 +112,7 @@ class InstallTests(unittest.TestCase):
         step = setup.listUpgrades(profile)[0]
         self.assertEqual(step["title"], "Install plone.restapi")
         setup.upgradeProfile(profile)
-        self.assertEqual(setup.getLastVersionForProfile(profile), ("1002",))
+        self.assertEqual(setup.getLastVersionForProfile(profile), ("1003",))
         self.assertIn("jwt_auth", self.portal.acl_users.objectIds())
 
     def test_upgrade_from_1001_adds_the_notification_records(self):
@@ -123,7 +123,7 @@ class InstallTests(unittest.TestCase):
         setup = api.portal.get_tool("portal_setup")
         profile = PACKAGE + ":default"
         setup.setLastVersionForProfile(profile, "1001")
-        [step] = setup.listUpgrades(profile)
+        step = setup.listUpgrades(profile)[0]
         self.assertEqual(step["title"], "Notification settings and View metrics")
         setup.upgradeProfile(profile)
         self.assertEqual(api.portal.get_registry_record(name), 0)

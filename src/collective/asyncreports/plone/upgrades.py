@@ -18,3 +18,9 @@ def add_setting_records(setup_tool):
     for step in ("plone.app.registry", "rolemap"):
         setup_tool.runImportStepFromProfile(
             "profile-collective.asyncreports:default", step, run_dependencies=False)
+
+
+def add_my_schedules_action(setup_tool):
+    """Add *My schedules* to the user actions, beside *My reports* (1002 -> 1003)."""
+    setup_tool.runImportStepFromProfile(
+        "profile-collective.asyncreports:default", "actions", run_dependencies=False)

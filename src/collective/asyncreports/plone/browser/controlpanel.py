@@ -12,7 +12,8 @@ from collective.asyncreports.plone.queue import SETTINGS_PREFIX
 
 NAVIGATION = (
     '<a href="{url}/@@asyncreports-jobs">Queue</a> · '
-    '<a href="{url}/@@asyncreports-workers">Workers</a>'
+    '<a href="{url}/@@asyncreports-workers">Workers</a> · '
+    '<a href="{url}/@@asyncreports-schedules">Schedules</a>'
 )
 
 

@@ -28,6 +28,12 @@ from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.plone import _
 from collective.asyncreports.plone.browser import check_text_widgets
 from collective.asyncreports.plone.browser import site_queue
+from collective.asyncreports.plone.browser.repeat import ONCE
+from collective.asyncreports.plone.browser.repeat import IRepeat
+from collective.asyncreports.plone.browser.repeat import use_radio_buttons
+from collective.asyncreports.plone.browser.schedules import add_schedule
+from collective.asyncreports.plone.browser.schedules import my_schedules_url
+from collective.asyncreports.plone.browser.schedules import scheduled_message
 from collective.asyncreports.reports.formats import FORMAT_FIELD
 from collective.asyncreports.reports.formats import check_format
 from collective.asyncreports.reports.formats import format_choices
@@ -71,9 +77,11 @@ class GenerateReportForm(form.Form):
             check_submitted_format(self.request, self.report)
             self.fields = field.Fields(IGenerateReport) + field.Fields(
                 format_field(self.report)) + field.Fields(
-                self.report.schema, prefix=PARAMETER_PREFIX)
+                self.report.schema, prefix=PARAMETER_PREFIX) + field.Fields(IRepeat)
             self.fields["submission_id"].mode = HIDDEN_MODE
+            use_radio_buttons(self.fields)
             check_text_widgets(self.request, IGenerateReport)
+            check_text_widgets(self.request, IRepeat)
             check_text_widgets(self.request, self.report.schema,
                                prefix=f"form.widgets.{PARAMETER_PREFIX}.")
         else:
@@ -112,18 +120,12 @@ class GenerateReportForm(form.Form):
         if errors:
             self.status = self.formErrorsMessage
             return
-        # z3c.form keys the data by the prefixed field name.
-        raw = {
-            name: _as_text(
-                self.report.schema[name].bind(self.context),
-                data.get(f"{PARAMETER_PREFIX}.{name}"))
-            for name in schema.getFieldNames(self.report.schema)
-        }
-        queue = site_queue()
+        queue, params = site_queue(), self.parameters(data)
+        if data.get("repeat", ONCE) != ONCE:
+            return self.schedule(queue, params, data)
         try:
             job, note = submit_noted(
-                queue, self.report_name, path_of(self.context),
-                {name: text for name, text in raw.items() if text is not None},
+                queue, self.report_name, path_of(self.context), params,
                 dedup_key=data.get("submission_id") or None, format=data.get(FORMAT_FIELD))
         except InvalidParameters as exc:
             self.status = "; ".join(f"{name}: {problem}" for name, problem in exc.errors)
@@ -139,6 +141,29 @@ class GenerateReportForm(form.Form):
         )
         self.request.response.redirect(
             f"{api.portal.get().absolute_url()}/@@my-reports?{urlencode({'job': job.id})}")
+
+
+    def parameters(self, data):
+        """The report's parameters as text, as ``submit`` takes them from any client."""
+        # z3c.form keys the data by the prefixed field name.
+        raw = {
+            name: as_text(
+                self.report.schema[name].bind(self.context),
+                data.get(f"{PARAMETER_PREFIX}.{name}"))
+            for name in schema.getFieldNames(self.report.schema)
+        }
+        return {name: text for name, text in raw.items() if text is not None}
+
+    def schedule(self, queue, params, data):
+        """Make a schedule of the report (a Repeat other than Once); nothing runs now."""
+        made = add_schedule(self, queue, self.report_name, path_of(self.context), params,
+                            data, format=data.get(FORMAT_FIELD))
+        if made is None:
+            return
+        schedule, note = made
+        public_url.remember_served_url(queue, api.portal.get().absolute_url())
+        api.portal.show_message(note or scheduled_message(schedule), request=self.request)
+        self.request.response.redirect(my_schedules_url(schedule))
 
 
 def format_field(report):
@@ -169,7 +194,7 @@ def check_submitted_format(request, report):
     check_format(report, values[0])
 
 
-def _as_text(field, value):
+def as_text(field, value):
     """Turn a form value back into the text ``submit`` checks, as from any client."""
     if value is None:
         return None
