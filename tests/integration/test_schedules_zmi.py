@@ -231,6 +231,21 @@ class FiringTests(SchedulesTestCase):
         self.assertIn("may no longer queue it", paused.paused_reason)
         self.assertEqual(len(self.jobs), 0)
 
+    def test_owner_at_the_cap_of_waiting_jobs_loses_the_tick_not_the_schedule(self):
+        schedule = self.add_as(testing.REPORTER)
+        self.jobs.max_queued_per_user = 1
+        self.jobs.enqueue("object-inventory", "/", {}, testing.REPORTER)
+        transaction.commit()
+        [(_, job_id, _)] = self.fire(schedule.next_run + 1)
+        self.assertIsNone(job_id)
+        kept = self.book().get(schedule.id)
+        self.assertTrue(kept.enabled)
+        self.assertIn("not queued", kept.last_refusal)
+        self.assertEqual(len(self.jobs), 1)
+        browser = self.browser(testing.REPORTER)
+        browser.open(QUEUE_URL + "/manage_schedules")
+        self.assertIn("not queued", browser.contents)
+
     def test_api_level_errors_are_the_packages_own(self):
         newSecurityManager(None, self.app.acl_users.getUserById(testing.REPORTER).__of__(
             self.app.acl_users))

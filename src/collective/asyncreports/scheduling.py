@@ -28,6 +28,7 @@ from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.errors import InvalidPath
 from collective.asyncreports.errors import InvalidSchedule
 from collective.asyncreports.errors import ScheduleNotFound
+from collective.asyncreports.errors import TooManyJobs
 from collective.asyncreports.errors import UnknownReport
 from collective.asyncreports.errors import UnknownUser
 from collective.asyncreports.queue.clock import now_or_time
@@ -198,7 +199,8 @@ def fire_due(queue, now=None):
 
 
 def _fire(queue, schedule, tick, now):
-    """Queue ``tick``'s job as the owner; pause the schedule if that is refused."""
+    """Queue ``tick``'s job as the owner; pause the schedule if that is refused
+    (the owner's cap on waiting jobs only costs this tick its job)."""
     try:
         owner = load_user(queue.getPhysicalRoot(), schedule.owner_folder, schedule.owner_id)
     except UnknownUser:
@@ -216,6 +218,10 @@ def _fire(queue, schedule, tick, now):
     except Unauthorized as exc:
         savepoint.rollback()
         schedule.pause(f"owner {schedule.owner_id!r} may no longer queue it: {exc}")
+    except TooManyJobs as exc:  # passes: this tick has no job, the next may
+        savepoint.rollback()
+        schedule.last_refusal = f"tick {tick.time:.0f} not queued: {exc}"
+        logger.warning("schedule %s: %s", schedule.id, schedule.last_refusal)
     except InvalidJobRequest as exc:
         savepoint.rollback()
         schedule.pause(f"refused: {exc}")

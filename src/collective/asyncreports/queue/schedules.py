@@ -175,6 +175,7 @@ class Schedule(Persistent):
     last_fired = None
     paused_reason = ""
     fired_count = 0
+    last_refusal = ""  # why the latest refused tick has no job (the owner's cap)
 
     def __init__(self, schedule_id, report, path, params, owner_id, cron,
                  timezone="UTC", owner_folder="/acl_users", format="pdf",
@@ -228,6 +229,7 @@ class Schedule(Persistent):
         self.last_job_id = job_id
         self.last_fired = now_or_time(now)
         self.fired_count += 1
+        self.last_refusal = ""
 
     def pause(self, reason):
         """Stop firing, saying why (shown in every listing)."""
@@ -280,6 +282,7 @@ class Schedule(Persistent):
             "last_job_id": self.last_job_id,
             "last_fired": self.last_fired,
             "fired_count": self.fired_count,
+            "last_refusal": self.last_refusal,
         }
 
 
