@@ -2,10 +2,11 @@
 
 Progress and cancel need a worker's heartbeat: tests/system/test_authors_guide.py.
 
-Run with the suite by tests/integration/test_authors_guide.py.
+The test runner finds it as ``tests.addons.authorsguide.tests``.
 """
 
 import csv
+import importlib
 import io
 import unittest
 
@@ -29,12 +30,14 @@ class AuthorsGuideLayer(Layer):
     defaultBases = (EAGER_FIXTURE,)
 
     def setUp(self):
-        import authorsguide
+        # The add-on's package: ``authorsguide`` in a worker (on PYTHONPATH),
+        # ``tests.addons.authorsguide`` where the test runner finds this module.
+        package = importlib.import_module(__package__)
 
         zca.pushGlobalRegistry()
         self["configurationContext"] = context = zca.stackConfigurationContext(
             self.get("configurationContext"))
-        xmlconfig.file("configure.zcml", authorsguide, context=context)
+        xmlconfig.file("configure.zcml", package, context=context)
 
     def tearDown(self):
         del self["configurationContext"]
