@@ -569,3 +569,49 @@ class SiteSetupFlowTests(PloneTestCase):
         expect(page.locator("#content")).to_contain_text("stopped")
         expect(page.locator("#content")).to_contain_text("0 / 1")  # done / failed
         screenshot(page, "plone-workers")
+
+
+class PloneSchedulesFlowTests(PloneTestCase):
+    """An Editor makes a weekly schedule on Generate report, finds it in My
+    schedules, pauses it and deletes it."""
+
+    def test_editor_schedules_a_weekly_report_and_pauses_it(self):
+        from playwright.sync_api import expect
+
+        page = self.plone_page("editor", self.instance.editor_password())
+        self.generate(page, "demo", "Content inventory")
+        page.get_by_label("Weekly").check()
+        page.get_by_label("Time of day").fill("08:15")
+        page.get_by_label("Weekday").select_option(label="Friday")
+        page.get_by_label("Time zone").select_option("Europe/Berlin")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Queue report").click()
+        self.assertIn("/@@my-schedules?schedule=", page.url)
+        schedule_id = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)["schedule"][0]
+        expect(page.get_by_text("Scheduled: “Content inventory”, weekly on Friday at 08:15 "
+                                "(Europe/Berlin); next run")).to_be_visible()
+        row = page.locator(f"tr[data-schedule='{schedule_id}']")
+        expect(row.locator("[data-field=repeat]")).to_contain_text("Weekly on Friday at 08:15")
+        expect(row.locator("[data-field=repeat] code")).to_have_text("15 8 * * 5")
+        expect(row.locator("[data-field=state]")).to_have_text("enabled")
+        next_run = row.locator("[data-field=next] time")
+        self.assertTrue(next_run.get_attribute("title").endswith(" UTC"))
+        self.assertTrue(next_run.get_attribute("datetime").endswith("Z"))
+        screenshot(page, "plone-my-schedules")
+
+        with page.expect_navigation():
+            row.get_by_role("button", name="Pause").click()
+        expect(page.get_by_text(f"Paused schedule {schedule_id}.")).to_be_visible()
+        expect(row.locator("[data-field=state]")).to_contain_text("paused by editor")
+        expect(row.locator("[data-field=next] time")).to_have_count(0)
+        expect(row.get_by_role("button", name="Resume")).to_be_visible()
+
+        # My reports links here; nothing was queued now.
+        page.goto(self.url + "/Plone/@@my-reports")
+        with page.expect_navigation():
+            page.locator("#content").get_by_role("link", name="My schedules").click()
+        with page.expect_navigation():
+            page.locator(f"tr[data-schedule='{schedule_id}']").get_by_role(
+                "button", name="Delete").click()
+        expect(page.get_by_text(f"Deleted schedule {schedule_id}.")).to_be_visible()
+        expect(page.locator(f"tr[data-schedule='{schedule_id}']")).to_have_count(0)

@@ -248,7 +248,7 @@ class MySchedulesTests(SchedulesTestCase):
         browser.getControl(name="form.widgets.time_of_day").value = "09:00"
         browser.getControl(name="form.widgets.format:list").value = ["csv"]
         browser.getControl(name="form.buttons.save").click()
-        self.assertIn("Saved: “Content inventory”, weekly on tuesday at 09:00", browser.contents)
+        self.assertIn("Saved: “Content inventory”, weekly on Tuesday at 09:00", browser.contents)
         (stored,) = self.schedules()
         self.assertEqual((stored.cron, stored.format), ("0 9 * * 2", "csv"))
 

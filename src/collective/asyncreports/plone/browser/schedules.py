@@ -92,9 +92,11 @@ def _twin(queue, schedule):
 
 
 def scheduled_message(schedule):
+    """'Scheduled: “Title”, daily at 06:00 (Europe/Berlin); next run <local time>.'"""
+    words = in_words(schedule.cron)
     next_run = local_time(schedule.next_run) if schedule.next_run else "none"
     return (f"Scheduled: “{rows.report_title(schedule.report)}”, "
-            f"{in_words(schedule.cron).lower()} ({schedule.timezone}); next run {next_run}.")
+            f"{words[:1].lower()}{words[1:]} ({schedule.timezone}); next run {next_run}.")
 
 
 def my_schedules_url(schedule=None):
