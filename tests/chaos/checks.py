@@ -167,7 +167,9 @@ def check_schedule_ticks(facts, every=60.0):
     return Check(
         "each schedule tick fired exactly once (never twice, whichever worker took it)",
         not problems and facts.schedules,
-        f"{len(facts.schedules)} schedule(s), {fired} jobs for {fired} distinct ticks; "
+        f"{len(facts.schedules)} schedule(s), {fired} jobs for {fired} distinct ticks "
+        f"of {sum(s['fired_count'] for s in facts.schedules.values())} ticks taken (the "
+        "others' identical job still waited and stood for them); "
         f"{missed} ticks missed while no worker could fire, run once with a later tick",
         problems)
 
