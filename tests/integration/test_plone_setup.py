@@ -127,7 +127,8 @@ class InstallTests(unittest.TestCase):
         self.assertEqual(step["title"], "Notification settings and View metrics")
         setup.upgradeProfile(profile)
         self.assertEqual(api.portal.get_registry_record(name), 0)
-        self.assertEqual(api.portal.get_registry_record("collective.asyncreports.lease_seconds"), 77)
+        self.assertEqual(
+            api.portal.get_registry_record("collective.asyncreports.lease_seconds"), 77)
 
 
 class UninstallTests(unittest.TestCase):
