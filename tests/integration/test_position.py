@@ -113,15 +113,16 @@ class ZMIStandingTests(unittest.TestCase):
         browser.open("http://nohost/asyncreports/manage_queue")
         return browser.contents
 
-    def submit(self, queue, user=testing.REPORTER):
+    def submit(self, queue, user=testing.REPORTER, depth=1):
+        # Jobs alike but for their depth: identical ones would be one job.
         login(self.app.acl_users, user)
-        job = submit(queue, "object-inventory", "/docs", {})
+        job = submit(queue, "object-inventory", "/docs", {"depth": str(depth)})
         logout()
         transaction.commit()
         return job
 
     def test_a_claimed_job_shows_as_waiting_until_started(self):
-        jobs = [self.submit(self.queue) for _ in range(2)]
+        jobs = [self.submit(self.queue, depth=depth) for depth in (1, 2)]
         self.jobs.heartbeat("host:1:w")
         self.jobs.claim("host:1:w", limit=2, start_first=False)
         transaction.commit()
@@ -141,8 +142,8 @@ class ZMIStandingTests(unittest.TestCase):
         first.manage_permission("collective.asyncreports: Queue report",
                                 ["Manager", testing.REPORTER_ROLE], acquire=0)
         transaction.commit()
-        for _ in range(3):
-            self.submit(first, testing.OTHER_REPORTER)
+        for depth in (1, 2, 3):
+            self.submit(first, testing.OTHER_REPORTER, depth=depth)
         self.submit(self.queue)
         self.jobs.heartbeat("host:1:w")
         transaction.commit()
