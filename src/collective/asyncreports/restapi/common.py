@@ -136,6 +136,7 @@ def serialize_job(job, request, queue, who, full=False):
         "can_cancel": bool(job.can_cancel),
         "can_retry": bool(who.manager and job.can_retry),
         "can_delete": bool(job.is_final),
+        "keep": bool(row["keep"]),  # retention never purges it
         "result": _result(job, row),
         "error": _error(job, row),
     }

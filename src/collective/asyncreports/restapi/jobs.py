@@ -10,7 +10,8 @@ their answers and errors into JSON.
   ``GET {item}/@reports``: the user's jobs on that item.
 - ``GET {site}/@reports/{id}``, ``DELETE {site}/@reports/{id}``.
 - ``POST {context}/@reports``: queue a report on the context.
-- ``POST {site}/@reports/{id}/cancel``, ``/retry``, ``/run-again``;
+- ``POST {site}/@reports/{id}/cancel``, ``/retry``, ``/run-again``, ``/keep``,
+  ``/unkeep``;
   ``POST {site}/@reports/purge``.
 """
 
@@ -46,7 +47,18 @@ from collective.asyncreports.targets import path_of
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 MAX_IDEMPOTENCY_KEY = 200
-JOB_ACTIONS = {"cancel": actions.cancel_job, "retry": actions.retry_job}
+
+
+def kept(keep):
+    """``actions.keep_job`` as a job action: the job, marked or not."""
+    def action(queue, job_id):
+        actions.keep_job(queue, job_id, keep)
+        return actions.job_for(queue, job_id)
+    return action
+
+
+JOB_ACTIONS = {"cancel": actions.cancel_job, "retry": actions.retry_job,
+               "keep": kept(True), "unkeep": kept(False)}
 
 
 @implementer(IPublishTraverse)

@@ -2,7 +2,7 @@
 
 The document is ``openapi.json`` next to this module. As served, its
 ``servers`` are the site it is served from, and the report names it
-accepts (queueing, the listing's filter) are the registered ones, as
+accepts (queueing, scheduling, the listing's filter) are the registered ones, as
 ``POST @reports`` and ``GET @reports`` check them.
 """
 
@@ -21,7 +21,9 @@ def openapi_document(site_url):
     document = json.loads(DOCUMENT.read_text(encoding="utf-8"))
     document["servers"] = [{"url": site_url, "description": "this Plone site"}]
     names = [name for name, _ in report_types()]
-    document["components"]["schemas"]["NewJob"]["properties"]["report"]["enum"] = names
+    schemas = document["components"]["schemas"]
+    for schema in ("NewJob", "NewSchedule", "ScheduleChange"):
+        schemas[schema]["properties"]["report"]["enum"] = names
     for parameter in document["paths"]["/@reports"]["get"]["parameters"]:
         if parameter["name"] == "report":
             parameter["schema"]["enum"] = names

@@ -30,7 +30,8 @@ from zope.interface import alsoProvides
 from collective.asyncreports.restapi.interfaces import IAsyncReportsAPIRequest
 
 
-ENDPOINTS = frozenset({"@report-types", "@reports", "@report-workers", "@reports-openapi"})
+ENDPOINTS = frozenset({"@report-types", "@reports", "@report-schedules", "@report-workers",
+                       "@reports-openapi"})
 # Methods Zope publishes itself (WebDAV among them) or CORS preflight uses.
 ZOPE_METHODS = frozenset({
     "GET", "HEAD", "POST", "PURGE", "PUT", "DELETE", "OPTIONS", "TRACE", "PROPFIND",
