@@ -309,6 +309,26 @@ class OneJobTests(RestTestCase):
         self.assertEqual(purged.status_code, 200, purged.text)
         self.assertEqual(purged.json()["purged"], [job["id"]])
 
+    def test_keep_and_unkeep_by_the_owner_or_a_manager(self):
+        job = self.queue_inventory()
+        url = f"@reports/{job['id']}"
+        self.assertIs(job["keep"], False)
+        self.assertIn(self.other.post(f"{url}/keep").status_code, (401, 404))
+        self.assertEqual(self.anonymous.post(f"{url}/keep").status_code, 401)
+        kept = self.editor.post(f"{url}/keep")
+        self.assertEqual(kept.status_code, 200, kept.text)
+        self.assertIs(kept.json()["keep"], True)
+        self.assertIs(self.editor.get(url).json()["keep"], True)
+        newest = kept.json()["history"][0]  # newest first, as on the job's page
+        self.assertEqual((newest["event"], newest["actor"]), ("kept", "editor"))
+        self.assertIn(self.other.post(f"{url}/unkeep").status_code, (401, 404))
+        unkept = self.manager.post(f"{url}/unkeep")
+        self.assertEqual(unkept.status_code, 200, unkept.text)
+        self.assertIs(unkept.json()["keep"], False)
+        transaction.begin()
+        self.assertFalse(self.jobs().get(job["id"]).keep)
+        self.assertEqual(self.editor.get(f"{url}/keep").status_code, 404)  # GET changes nothing
+
     def test_unknown_sub_resources_are_404(self):
         job = self.queue_inventory()
         self.assertEqual(self.editor.post(f"@reports/{job['id']}/explode").status_code, 404)

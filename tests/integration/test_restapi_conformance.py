@@ -17,6 +17,7 @@ from referencing.jsonschema import DRAFT202012
 from tests.integration.test_restapi import INVENTORY
 from tests.integration.test_restapi import REST_EAGER_TESTING
 from tests.integration.test_restapi import RestTestCase
+from tests.integration.test_restapi_schedules import WEEKLY
 
 
 DOCUMENT_URI = "urn:asyncreports:openapi"
@@ -119,6 +120,46 @@ class ConformanceTests(ConformingTestCase):
 
     def test_the_document_itself(self):
         self.assert_conforms(self.anonymous.get("@reports-openapi"), "/@reports-openapi", "get")
+
+
+class ScheduleConformanceTests(ConformingTestCase):
+
+    def test_a_schedule_through_its_life(self):
+        schedules, one = "/@report-schedules", "/@report-schedules/{id}"
+        created = self.assert_conforms(self.editor.post("docs/@report-schedules", json=WEEKLY),
+                                       schedules, "post")
+        for response in (self.editor.post("docs/@report-schedules",
+                                          json=dict(WEEKLY, cron="x", timezone="Nowhere")),
+                         self.editor.post("docs/@report-schedules", data={"cron": "x"}),
+                         self.member.post("docs/@report-schedules", json=WEEKLY),
+                         self.anonymous.post("docs/@report-schedules", json=WEEKLY)):
+            with self.subTest(status=response.status_code):
+                self.assert_conforms(response, schedules, "post")
+        for session in (self.editor, self.manager, self.anonymous):
+            self.assert_conforms(session.get("@report-schedules", params={"b_size": 1}),
+                                 schedules, "get")
+        url = f"@report-schedules/{created['id']}"
+        for session in (self.editor, self.other):
+            self.assert_conforms(session.get(url), one, "get")
+        self.assert_conforms(self.editor.patch(url, json={"cron": "0 7 * * *"}), one, "patch")
+        self.assert_conforms(self.editor.patch(url, json={"cron": "0 77 * * *"}), one, "patch")
+        self.assert_conforms(self.editor.patch(url, data={"cron": "x"}), one, "patch")
+        paused = self.assert_conforms(self.editor.post(f"{url}/pause"), f"{one}/pause", "post")
+        self.assertIsNotNone(paused["paused_reason"])
+        self.assert_conforms(self.editor.post(f"{url}/resume"), f"{one}/resume", "post")
+        job = self.assert_conforms(self.editor.post(f"{url}/run-now"), f"{one}/run-now", "post")
+        self.assert_conforms(self.editor.post(f"{url}/run-now"), f"{one}/run-now", "post")
+        ran = self.assert_conforms(self.editor.get(url), one, "get")
+        self.assertEqual(ran["last_job"]["id"], job["id"])
+        for action in ("keep", "unkeep"):
+            self.assert_conforms(self.editor.post(f"@reports/{job['id']}/{action}"),
+                                 f"/@reports/{{id}}/{action}", "post")
+            self.assert_conforms(self.other.post(f"@reports/{job['id']}/{action}"),
+                                 f"/@reports/{{id}}/{action}", "post")
+        self.assert_conforms(self.other.delete(url), one, "delete")
+        self.assert_conforms(self.editor.delete(url), one, "delete")  # 204
+        self.assert_conforms(self.editor.get(url), one, "get")  # 404
+        self.assert_conforms(self.editor.post(f"{url}/pause"), f"{one}/pause", "post")  # 404
 
 
 class FinishedJobConformanceTests(ConformingTestCase):

@@ -15,6 +15,7 @@ from tests.integration.test_restapi import RestTestCase as BaseTestCase
 
 
 SITE_ENDPOINTS = {"@report-types": "GET", "@reports": "GET, POST, DELETE",
+                  "@report-schedules": "GET, POST, PATCH, DELETE",
                   "@report-workers": "GET", "@reports-openapi": "GET"}
 NO_BOUNDARY = {"Content-Type": "multipart/form-data"}
 

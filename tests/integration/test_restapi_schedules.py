@@ -280,3 +280,22 @@ class OneScheduleTests(RestTestCase):
         on_item = self.editor.get("docs/@report-schedules")
         self.assertEqual((on_item.status_code, on_item.headers["Allow"]), (405, "POST"))
         self.assertTrue(self.stored().get(schedule_id).enabled)  # a GET changed nothing
+
+
+class HostileRequestTests(RestTestCase):
+
+    def test_unreadable_bodies_on_every_schedule_endpoint_are_400_or_415(self):
+        schedule_id = self.schedule()["id"]
+        url = f"@report-schedules/{schedule_id}"
+        for method, path in (("patch", url), ("post", f"{url}/pause"),
+                             ("post", f"{url}/resume"), ("post", f"{url}/run-now")):
+            with self.subTest(method=method, path=path):
+                response = self.editor.request(method, path, headers=NO_BOUNDARY)
+                self.assertEqual(response.status_code, 400, response.text)
+        self.assertEqual(self.editor.patch(url, data=b"[]", headers={
+            "Content-Type": "application/json"}).status_code, 400)
+        self.assertEqual(self.editor.patch(url, data=b"cron=x", headers={
+            "Content-Type": "text/plain"}).status_code, 415)
+        response = self.editor.get("@report-schedules", params={"b_size:int": "many"})
+        self.assertEqual(response.status_code, 400, response.text)
+        self.assertTrue(self.stored().get(schedule_id).enabled)
