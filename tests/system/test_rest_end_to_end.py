@@ -41,12 +41,14 @@ class RestEndToEndTests(unittest.TestCase):
         password = instance.editor_password()
         editor = self.session("editor", password)
         output = Path(tempfile.mkdtemp()) / "inventory.pdf"
+        # The layer's system is shared: the editor may have jobs of other tests.
+        before = editor.get(f"{instance.url}/Plone/@reports").json()["items_total"]
         script = subprocess.Popen(
             [sys.executable, str(EXAMPLE), f"{instance.url}/Plone/demo", "editor", password,
              str(output)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
-            wait_for(lambda: editor.get(f"{instance.url}/Plone/@reports").json()["items_total"],
-                     what="the script's job")
+            wait_for(lambda: editor.get(f"{instance.url}/Plone/@reports").json()["items_total"]
+                     > before, what="the script's job")
             worker = instance.run_command("worker", "--once")
             self.assertIn(" done in ", worker.stderr)
             stdout, stderr = script.communicate(timeout=120)
@@ -60,7 +62,9 @@ class RestEndToEndTests(unittest.TestCase):
         for title in ("Welcome", "Annual plan", "Meeting notes"):
             self.assertIn(title, text)
 
-        (job,) = editor.get(f"{instance.url}/Plone/@reports").json()["items"]
+        listing = editor.get(f"{instance.url}/Plone/@reports").json()
+        self.assertEqual(listing["items_total"], before + 1)
+        job = listing["items"][0]  # newest first: the script's
         self.assertEqual((job["state"], job["result"]["content-type"]),
                          ("done", "application/pdf"))
         member = self.session("member", "member-password")
