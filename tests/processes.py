@@ -129,6 +129,20 @@ class System:
         """The queue object in a fresh transaction, committed on success."""
         return queue_in(self.db)
 
+    def write(self, step, attempts=5):
+        """Run ``step(queue)`` in a transaction of its own and commit it, again
+        on a conflict with the workers' commits (as any ZEO client must)."""
+        manager = transaction.TransactionManager()
+        connection = self.db.open(transaction_manager=manager)
+        try:
+            for attempt in manager.attempts(attempts):
+                with attempt:
+                    result = step(connection.root()["Application"].unrestrictedTraverse(
+                        QUEUE.lstrip("/")))
+            return result
+        finally:
+            connection.close()
+
     def submit(self, report, params=None, owner="admin", path="/", **options):
         """Enqueue directly (as a web request would) and return the job id."""
         with self.queue() as queue:

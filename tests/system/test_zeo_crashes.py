@@ -30,10 +30,12 @@ class CrashTestCase(unittest.TestCase):
 
     def submit_many(self, count, report="noop", params=None):
         """Queue ``count`` jobs in one transaction (a fresh client after each restart)."""
-        with self.system.queue() as queue:
+        def enqueue(queue):
             jobs = queue.job_queue()
             return [jobs.enqueue(report, "/", params or {}, owner_id="admin",
                                  queue_path=QUEUE).id for _ in range(count)]
+
+        return self.system.write(enqueue)
 
     def start_zeo(self):
         instance = self.system.instance
