@@ -31,6 +31,9 @@ USAGE_ERRORS = [
     ["show"],
     ["show", "f" * 100],
     ["show", b"\xff"],
+    ["keep"],
+    ["keep", "f" * 100],
+    ["keep", "0123456789abcdef0", "--on"],
     ["submit", "noop", "--path", "/"],  # no --user
     ["submit", "noop", "--user", "admin"],  # no --path
     ["submit", "noop", "--path", "/", "--user", "admin", "--priority", "1.5"],
@@ -77,6 +80,8 @@ INPUT_ERRORS = [
     ["jobs", "--queue", "/asyncreports/results"],
     ["show", "0123456789abcdef0"],
     ["show", "../../etc"],
+    ["keep", "0123456789abcdef0"],
+    ["keep", "../../etc", "--off"],
     ["health", "--queue", "/no-such-queue"],
     ["worker", "--once", "--queue", "/no-such-queue"],
 ]
@@ -152,3 +157,12 @@ class BadInputTests(unittest.TestCase):
         """Nothing in the command line purges: numbers it takes are bounded above 0."""
         self.assert_refused(["jobs", "--limit", "-100"], self.run_cli(["jobs", "--limit", "-100"]),
                             "must be from 1 to")
+
+    def test_keep_marks_a_job_and_off_takes_the_mark_off(self):
+        job_id = self.system.submit("noop")
+        for args, kept, said in ((["keep", job_id], True, "is kept"),
+                                 (["keep", job_id, "--off"], False, "is no longer kept")):
+            result = self.run_cli(args)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertIn(f"Job {job_id} {said}", result.stdout.decode())
+            self.assertIs(self.system.job(job_id)["keep"], kept)

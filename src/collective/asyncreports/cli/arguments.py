@@ -112,6 +112,11 @@ def parser():
     show = commands.add_parser("show", parents=[config, queue], help="show one job")
     show.add_argument("job_id", type=_text(validation.MAX_JOB_ID_LENGTH))
     show.add_argument("--json", action="store_true")
+    keep = commands.add_parser(
+        "keep", parents=[config, queue],
+        help="mark a job kept (retention never purges it), or with --off take the mark off")
+    keep.add_argument("job_id", type=_text(validation.MAX_JOB_ID_LENGTH))
+    keep.add_argument("--off", action="store_true", help="no longer keep it")
     _schedule_commands(commands, config, queue)
     return parser
 

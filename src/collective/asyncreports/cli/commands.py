@@ -12,6 +12,7 @@ from Acquisition import aq_base
 from zope.component.hooks import setSite
 
 from collective.asyncreports import scheduling
+from collective.asyncreports.actions import keep_job
 from collective.asyncreports.cli.health import queue_problems
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.interfaces import IAsyncReportQueue
@@ -119,6 +120,20 @@ def command_show(app, args, out):
     return EXIT_OK
 
 
+def command_keep(app, args, out):
+    """``keep JOB_ID [--off]``, as the CLI's trusted operator (a manager)."""
+    queue = _find_queue(app, args.queue)
+    job = queue.job_queue().get(args.job_id)  # JobNotFound: exit 2, as for show
+    newSecurityManager(None, _system_manager())
+    try:
+        sentence = keep_job(queue, job.id, keep=not args.off)
+        transaction.commit()
+    finally:
+        noSecurityManager()
+    out.write(sentence + "\n")
+    return EXIT_OK
+
+
 def command_metrics(app, args, out):
     paths = args.queue or queue_paths(app._p_jar.root())
     queues = [(path, _find_queue(app, path).job_queue()) for path in paths]
@@ -208,6 +223,7 @@ COMMANDS = {
     "submit": command_submit,
     "jobs": command_jobs,
     "show": command_show,
+    "keep": command_keep,
     "health": command_health,
     "metrics": command_metrics,
     "schedule": command_schedule,
