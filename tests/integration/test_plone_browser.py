@@ -202,6 +202,38 @@ class GenerateReportTests(BrowserTestCase):
         self.assertIn("is queued", browser.contents)
         self.assertIn("0 ahead of you", browser.contents)
 
+    def queue_inventory(self, max_items):
+        browser = self.open_form()
+        browser.getLink("Content inventory").click()
+        browser.getControl(name="form.widgets.param.max_items").value = str(max_items)
+        browser.handleErrors = True
+        browser.raiseHttpErrors = False
+        browser.getControl(name="form.buttons.queue").click()
+        return browser
+
+    def test_the_same_report_again_shows_the_waiting_job_not_a_second(self):
+        self.queue_inventory(50)
+        again = self.queue_inventory(50)
+        transaction.begin()
+        (job,), _ = self.jobs.list_jobs()
+        self.assertIn(f"Job {job.id} with the same report, target, parameters and format is "
+                      "queued already: no second one was queued.", again.contents)
+        self.queue_inventory(60)  # other parameters: another job
+        transaction.begin()
+        self.assertEqual(len(self.jobs), 2)
+
+    def test_past_the_cap_of_waiting_jobs_generate_report_says_so(self):
+        api.portal.set_registry_record(PREFIX + "max_queued_per_user", 2)
+        transaction.commit()
+        self.queue_inventory(10)
+        self.queue_inventory(20)
+        refused = self.queue_inventory(30)
+        self.assertIn("You have 2 jobs waiting; wait for some to finish or cancel them.",
+                      refused.contents)
+        self.assertNotIn("Traceback", refused.contents)
+        transaction.begin()
+        self.assertEqual(len(self.jobs), 2)
+
     def test_an_editor_through_sharing_may_queue_there_and_only_there(self):
         """A local role (Sharing) grants what a site-wide role grants, where it is given."""
         news = self.portal.docs.news
