@@ -64,6 +64,18 @@ class AddScheduleTests(RestTestCase):
         self.assertEqual((next_run.weekday(), next_run.hour, next_run.minute), (0, 6, 30))
         self.assertEqual(len(self.stored()), 1)
 
+    def test_the_same_schedule_twice_is_one_200_with_a_note(self):
+        first = self.schedule()
+        again = self.editor.post("docs/@report-schedules", json=WEEKLY)
+        self.assertEqual(again.status_code, 200, again.text)
+        self.assertNotIn("Location", again.headers)
+        self.assertEqual(again.json()["id"], first["id"])
+        self.assertEqual(again.json()["note"],
+                         f"You have this schedule already ({first['id']}); nothing was added.")
+        other_time = self.schedule(cron="30 7 * * 1")  # at other times: another one
+        self.assertNotEqual(other_time["id"], first["id"])
+        self.assertEqual(len(self.stored()), 2)
+
     def test_defaults_the_site_zone_the_reports_format_and_run_once(self):
         schedule = self.schedule(timezone=None, format=None, cron="0 2 * * *")
         self.assertEqual(schedule["timezone"], "UTC")  # the test site names no zone

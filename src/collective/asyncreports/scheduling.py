@@ -83,6 +83,32 @@ def add(queue, report, path, params, cron, timezone="UTC", format=None, missed=R
         queue_path=path_of(queue), now=now))
 
 
+def add_noted(queue, report, path, params, cron, timezone="UTC", **options):
+    """:func:`add`, but the same schedule twice is one: ``(schedule, note)``.
+
+    When the user has a schedule that queues the same report, target,
+    parameters and format at the same times, that one is returned with a
+    note and nothing is added (a form or a request sent twice). ``note`` is
+    None for a new schedule.
+    """
+    schedule = add(queue, report, path, params, cron, timezone, **options)
+    twin = _twin(queue, schedule)
+    if twin is None:
+        return schedule, None
+    remove(queue, schedule.id)
+    return twin, f"You have this schedule already ({twin.id}); nothing was added."
+
+
+def _twin(queue, schedule):
+    """Another schedule of the same owner that queues the same thing at the same times."""
+    same = ("report", "path", "params", "format", "cron", "timezone")
+    for other in book_of(queue.job_queue()).owned_by(schedule.owner_id):
+        if other.id != schedule.id and all(
+                getattr(other, name) == getattr(schedule, name) for name in same):
+            return other
+    return None
+
+
 def edit(queue, schedule_id, report=None, path=None, params=None, cron=None, timezone=None,
          format=None, missed=None, typed=False, now=None):
     """Change a schedule the current user may change (None: keep a field).

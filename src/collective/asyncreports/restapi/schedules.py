@@ -159,12 +159,14 @@ class SchedulesPost(ChangingService, SchedulesService):
         name = validation.text(data.get("report"), "report", max_length=200)
         if not name:
             raise InvalidSchedule([("report", "required: which report to schedule")])
-        schedule = scheduling.add(
+        schedule, note = scheduling.add_noted(
             queue, name, path_of(self.context), data.get("parameters") or {},
             data.get("cron"), site_timezone() if data.get("timezone") is None
             else data["timezone"], format=data.get("format"),
             missed=RUN_ONCE if data.get("missed") is None else data["missed"],
             typed=True)
+        if note:  # the same schedule again: that one, 200, as for a job
+            return {**self.schedule(schedule), "note": note}
         self.request.response.setStatus(201)
         self.request.response.setHeader("Location", schedule_url(schedule.id))
         return self.schedule(schedule)

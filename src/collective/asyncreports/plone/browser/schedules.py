@@ -28,7 +28,6 @@ from collective.asyncreports.plone.browser.repeat import cron_for
 from collective.asyncreports.plone.browser.repeat import in_words
 from collective.asyncreports.plone.browser.repeat import show_problems
 from collective.asyncreports.plone.browser.repeat import timing_widget
-from collective.asyncreports.queue.schedules import book_of
 from collective.asyncreports.queue.schedules import timezone_problem
 
 
@@ -57,15 +56,10 @@ def add_schedule(form, queue, report, path, params, data, format=None):
             zone_problem = timezone_problem(zone)
             raise InvalidSchedule(problems + ([("timezone", zone_problem)]
                                               if zone_problem else []))
-        schedule = scheduling.add(queue, report, path, params, cron, zone, format=format)
+        return scheduling.add_noted(queue, report, path, params, cron, zone, format=format)
     except InvalidSchedule as exc:
         refuse(form, exc.errors, repeat)
         return None
-    twin = _twin(queue, schedule)
-    if twin is not None:
-        scheduling.remove(queue, schedule.id)
-        return twin, f"You have this schedule already ({twin.id}); nothing was added."
-    return schedule, None
 
 
 def refuse(form, problems, repeat):
@@ -79,16 +73,6 @@ def refuse(form, problems, repeat):
 
     unplaced = show_problems(form, problems, widget_of)
     form.status = "; ".join([str(form.formErrorsMessage)] + unplaced)
-
-
-def _twin(queue, schedule):
-    """Another schedule of the same owner that queues the same thing at the same times."""
-    same = ("report", "path", "params", "format", "cron", "timezone")
-    for other in book_of(queue.job_queue()).owned_by(schedule.owner_id):
-        if other.id != schedule.id and all(
-                getattr(other, name) == getattr(schedule, name) for name in same):
-            return other
-    return None
 
 
 def scheduled_message(schedule):
