@@ -83,6 +83,16 @@ CHAOS_SEED ?=
 chaos: install font-deps
 	$(BIN)/python tests/chaos.py --seconds $(CHAOS_SECONDS) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED),)
 
+# The translations in src/collective/asyncreports/locales (scripts/i18n.py): make i18n rebuilds
+# the .pot with i18ndude, syncs the .po files and compiles their .mo; make i18n-check fails when
+# the .pot or a .mo is not current or a .po does not compile (msgfmt -c when gettext is there).
+.PHONY: i18n i18n-check
+i18n: install
+	$(BIN)/python scripts/i18n.py update
+
+i18n-check: install
+	$(BIN)/python scripts/i18n.py check
+
 lint: install
 	$(BIN)/ruff check src tests bench
 

@@ -81,6 +81,9 @@ setup(
         ],
         "test": [
             "aiosmtpd",
+            # make i18n-check (scripts/i18n.py): the .pot and the compiled .po files.
+            "i18ndude",
+            "python-gettext",
             "playwright",
             "plone.testing[zope]",
             "Products.MailHost",

@@ -117,8 +117,7 @@ class EditScheduleForm(form.Form):
         except InvalidSchedule as exc:
             refuse(self, exc.errors, data.get("repeat"))
             return
-        api.portal.show_message(scheduled_message(schedule).replace("Scheduled", "Saved", 1),
-                                request=self.request)
+        api.portal.show_message(scheduled_message(schedule, saved=True), request=self.request)
         self.request.response.redirect(self.back_url())
 
     @button.buttonAndHandler(_("Cancel"), name="cancel")

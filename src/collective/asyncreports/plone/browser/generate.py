@@ -49,8 +49,8 @@ class IGenerateReport(Interface):
     """Fields every Generate report form has besides the report's own."""
 
     submission_id = schema.ASCIILine(
-        title="Submission id",
-        description="Makes a form sent twice queue one job.",
+        title=_("Submission id"),
+        description=_("Makes a form sent twice queue one job."),
         required=False,
     )
 

@@ -21,6 +21,7 @@ from collective.asyncreports.actions import viewer
 from collective.asyncreports.csrf import check_post
 from collective.asyncreports.errors import InvalidSchedule
 from collective.asyncreports.errors import ScheduleNotFound
+from collective.asyncreports.plone import _
 from collective.asyncreports.plone.browser import local_time
 from collective.asyncreports.plone.browser import require_signed_in
 from collective.asyncreports.plone.browser import site_queue
@@ -33,7 +34,8 @@ from collective.asyncreports.queue.schedules import timezone_problem
 
 ACTIONS = {"pause": scheduling.pause, "resume": scheduling.resume,
            "remove": scheduling.remove}
-DONE = {"pause": "Paused", "resume": "Resumed", "remove": "Deleted"}
+DONE = {"pause": _("Paused schedule ${id}."), "resume": _("Resumed schedule ${id}."),
+        "remove": _("Deleted schedule ${id}.")}
 SCHEDULE_ID_LENGTH = 40
 
 
@@ -75,12 +77,21 @@ def refuse(form, problems, repeat):
     form.status = "; ".join([str(form.formErrorsMessage)] + unplaced)
 
 
-def scheduled_message(schedule):
-    """'Scheduled: “Title”, daily at 06:00 (Europe/Berlin); next run <local time>.'"""
+def scheduled_message(schedule, saved=False):
+    """'Scheduled: “Title”, daily at 06:00 (Europe/Berlin); next run <local time>.'
+    ('Saved: ...' after an edit)."""
     words = in_words(schedule.cron)
-    next_run = local_time(schedule.next_run) if schedule.next_run else "none"
-    return (f"Scheduled: “{rows.report_title(schedule.report)}”, "
-            f"{words[:1].lower()}{words[1:]} ({schedule.timezone}); next run {next_run}.")
+    mapping = {
+        "title": rows.report_title(schedule.report),
+        "when": f"{words[:1].lower()}{words[1:]}",
+        "timezone": schedule.timezone,
+        "next_run": local_time(schedule.next_run) if schedule.next_run else _("none"),
+    }
+    if saved:
+        return _("Saved: “${title}”, ${when} (${timezone}); next run ${next_run}.",
+                 mapping=mapping)
+    return _("Scheduled: “${title}”, ${when} (${timezone}); next run ${next_run}.",
+             mapping=mapping)
 
 
 def my_schedules_url(schedule=None):
@@ -177,12 +188,14 @@ class SchedulesView(BrowserView):
             try:
                 job = scheduling.run_now(queue, schedule.id)
             except scheduling.REFUSALS as exc:
-                message = f"Schedule {schedule.id} cannot run now: {exc}"
+                message = _("Schedule ${id} cannot run now: ${reason}",
+                            mapping={"id": schedule.id, "reason": str(exc)})
             else:
-                message = f"Queued job {job.id} of schedule {schedule.id}; see My reports."
+                message = _("Queued job ${job} of schedule ${id}; see My reports.",
+                            mapping={"job": job.id, "id": schedule.id})
         else:
             ACTIONS[action](queue, schedule.id)
-            message = f"{DONE[action]} schedule {schedule.id}."
+            message = _(DONE[action], mapping={"id": schedule.id})
             shown = None if action == "remove" else shown
         IStatusMessage(self.request).add(message, type="info")
         query = f"?{urlencode({'schedule': shown})}" if shown else ""
