@@ -32,10 +32,34 @@ def po_files():
     return sorted(LOCALES.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
 
 
+def quoted(text):
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def settings_pot(target):
+    """The control panel's labels: the queue's settings table (plone/interfaces.py passes
+    each title and description through ``_``, which i18ndude cannot read)."""
+    from collective.asyncreports.queue.settings import SETTINGS
+
+    header = ["Project-Id-Version: collective.asyncreports", "MIME-Version: 1.0",
+              "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit",
+              "Plural-Forms: nplurals=1; plural=0", "Language-Code: en",
+              "Language-Name: English", "Preferred-Encodings: utf-8 latin1", f"Domain: {DOMAIN}"]
+    entries = ['msgid ""\nmsgstr ""\n' + "".join(f'"{line}\\n"\n' for line in header)]
+    for setting in SETTINGS.in_plone():
+        for text in filter(None, (setting.title, setting.description)):
+            entries.append(f"#: ./queue/settings.py\nmsgid {quoted(text)}\nmsgstr \"\"\n")
+    target.write_text("\n".join(entries), encoding="utf-8")
+
+
 def build_pot(target):
-    # i18ndude names the files relative to the directory it runs in: run it in the package.
-    subprocess.run([str(I18NDUDE), "rebuild-pot", "--pot", str(target), "--create", DOMAIN,
-                    "."], cwd=PACKAGE, check=True, stdout=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory() as tmp:
+        manual = Path(tmp) / "settings.pot"
+        settings_pot(manual)
+        # i18ndude names the files relative to the directory it runs in: run it in the package.
+        subprocess.run([str(I18NDUDE), "rebuild-pot", "--pot", str(target), "--create", DOMAIN,
+                        "--merge", str(manual), "."],
+                       cwd=PACKAGE, check=True, stdout=subprocess.DEVNULL)
 
 
 def without_creation_date(path):

@@ -79,5 +79,7 @@ class GermanSiteTests(unittest.TestCase):
 
     def test_control_panel_is_german(self):
         contents = self.open("@@asyncreports-controlpanel", testing.SITE_ADMIN).contents
-        for german in ("Asynchrone Berichte", "Ergebnisordner", "Server-URL"):
+        # The queue's settings too, which come from its settings table (queue/settings.py).
+        for german in ("Asynchrone Berichte", "Ergebnisordner", "Server-URL",
+                       "Leasing-Zeit (Sekunden)", "Maximale Versuche", "Aufbewahrung (Tage)"):
             self.assertIn(german, contents)
