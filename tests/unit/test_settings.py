@@ -43,7 +43,8 @@ class SettingsTableTests(unittest.TestCase):
                                             "mail_from": "reports@example.org",
                                             "notify_address": "", "attach_limit_mb": 25}), [])
         for name, value in (("notify_submitter", "yes"), ("mail_from", "nobody"),
-                            ("mail_from", "a@b.org, c@d.org"), ("notify_address", "x@y.org\nBcc: z"),
+                            ("mail_from", "a@b.org, c@d.org"),
+                            ("notify_address", "x@y.org\nBcc: z"),
                             ("notify_address", "a" * 250 + "@b.org"), ("mail_host", 3),
                             ("attach_limit_mb", 26), ("attach_limit_mb", True)):
             self.assertEqual(len(SETTINGS.problems({name: value})), 1, (name, value))
