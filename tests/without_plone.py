@@ -25,6 +25,8 @@ PLONE_ONLY = ("plone", "Products.CMFPlone", "plone.app", "plone.api", "plone.res
 
 def needs_plone(error):
     name = error.name or ""
+    if getattr(sys.modules.get(name), "__needs_plone__", None):
+        return True  # a name from another test module that needs Plone (a base class, ...)
     return any(name == root or name.startswith(root + ".") for root in PLONE_ONLY) or (
         isinstance(error, ImportError) and "from 'plone'" in str(error))
 
@@ -40,6 +42,7 @@ def skipped_module(name, error):
     NeedsPlone.__module__ = name
     NeedsPlone.__qualname__ = "NeedsPlone"
     module = types.ModuleType(name, reason)
+    module.__needs_plone__ = reason
     module.NeedsPlone = NeedsPlone
     return module
 
