@@ -92,7 +92,9 @@ def run(instance, grace=None, plone=None):
     worker_timeout = WORKER_STOP_SECONDS
     try:
         instance.start_zeo()
-        instance.bootstrap("--password", password, *(["--plone"] if plone else []))
+        # No --password: bootstrap reads the same file, and a generated one may
+        # start with "-", which the command line would take for an option.
+        instance.bootstrap(*(["--plone"] if plone else []))
         instance.start_zope()
         instance.start_worker(*(["--grace", grace] if grace is not None else []))
         worker_timeout = (grace or 30) + WORKER_STOP_SECONDS - 30
