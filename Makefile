@@ -93,6 +93,17 @@ i18n: install
 i18n-check: install
 	$(BIN)/python scripts/i18n.py check
 
+# The documentation site (docs/, Sphinx; the docs extra) with warnings as errors, into
+# docs/_build/html.
+DOCS_STAMP := $(VENV)/.docs-installed
+$(DOCS_STAMP): $(STAMP)
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[$(EXTRAS),docs]'
+	touch $(DOCS_STAMP)
+
+.PHONY: docs
+docs: $(DOCS_STAMP)
+	$(BIN)/sphinx-build -W --keep-going -n -b html docs docs/_build/html
+
 lint: install
 	$(BIN)/ruff check src tests bench
 

@@ -99,6 +99,10 @@ setup(
         "test-plone": [
             "plone.app.testing",
         ],
+        # make docs: the Sphinx site under docs/ (pinned in every constraints file).
+        "docs": [
+            "Sphinx",
+        ],
         # make dist-check and releases (see CONTRIBUTING.rst).
         "release": [
             "build",

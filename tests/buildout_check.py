@@ -9,7 +9,7 @@ buildout-versions.cfg, setup.py, src/, tests/):
    configuration), with a shared egg and download cache under ~/.cache so a
    second run is fast;
 4. start the ZEO server and the Zope instance in the foreground (as the
-   systemd units of the README do), create an Async Report Queue and a folder
+   systemd units of docs/admin/systemd.rst do), create an Async Report Queue and a folder
    with ``bin/instance run``, queue an object-inventory report with
    ``bin/asyncreports submit``, run ``bin/worker --once``;
 5. check that the job is done and fetch its PDF over HTTP (basic auth; anonymous

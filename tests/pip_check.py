@@ -15,7 +15,7 @@ In a temporary directory:
    on 127.0.0.1: the instance's ``zope.conf`` becomes a ZEO client with a persistent cache
    (a ``client`` name), its ``site.zcml`` includes the package after
    ``<five:loadProducts />``, its ``zope.ini`` logs through ``WatchedFileHandler`` (as the
-   README says);
+   docs/admin/pip.rst says);
 4. with ``zconsole run`` and a set-up script: a ZMI queue and a Plone site made with
    plone.distribution's Classic UI distribution, the add-on activated, a folder in it;
 5. start ``runwsgi etc/zope.ini``, queue a Content inventory of the folder over the REST

@@ -23,7 +23,7 @@ ARGS = (
     "--disable-sync",
 )
 VIEWPORT = {"width": 1280, "height": 800}
-# The README's images are written only when asked (``make screenshots``);
+# The docs' images (docs/screenshots/) are written only when asked (``make screenshots``);
 # other runs write them to a scratch folder, and the checkout stays clean.
 SCREENSHOTS = Path(os.environ.get("ASYNCREPORTS_SCREENSHOTS")
                    or Path(tempfile.gettempdir()) / "asyncreports-screenshots")

@@ -198,7 +198,7 @@ def check_outcomes(facts):
 
     A job whose every attempt was cut short by a fault (its worker killed,
     its lease reaped) may fail "abandoned", but with an error log like any
-    failed job (README, Guarantees: exactly one visible result); those are
+    failed job (docs/admin/guarantees.rst: exactly one visible result); those are
     counted, not failed.
     """
     problems = []

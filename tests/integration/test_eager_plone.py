@@ -28,7 +28,7 @@ class SiteGreeting(ReportType):
 
 
 class AddonLayer(PloneSandboxLayer):
-    """An add-on's own layer on the eager fixture, as the README says to write it."""
+    """An add-on's own layer on the eager fixture, as docs/authors/testing.rst says to write it."""
 
     defaultBases = (testing.EAGER_FIXTURE,)
 

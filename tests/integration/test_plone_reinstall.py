@@ -1,4 +1,4 @@
-"""What deactivating and activating the add-on again does (README "Upgrading and reinstalling").
+"""What deactivating and activating the add-on again does (docs/admin/upgrades.rst).
 
 The job list starts empty, the old results stay in the results folder, the settings come
 back with their defaults; running the default profile again keeps the queue and its jobs.

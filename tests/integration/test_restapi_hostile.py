@@ -3,7 +3,7 @@
 Unknown HTTP methods (``QUERY``), form bodies where JSON is expected,
 ``multipart/form-data`` without a boundary, Zope's ``:int`` field names and
 unknown charsets: each used to be a 500 (or 503) from Zope before any
-service ran (README "REST API"). Now they are 405, 415 and 400 in
+service ran (docs/reference/rest.rst). Now they are 405, 415 and 400 in
 plone.restapi's error JSON, no traceback for anyone, and nothing is queued.
 """
 

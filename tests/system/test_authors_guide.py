@@ -1,5 +1,5 @@
-"""The test add-on written from the README (tests/addons/authorsguide) in a real
-worker over a real ZEO server: its progress moves, a cancel stops it, CSV and
+"""The test add-on written from the report authors' guide (tests/addons/authorsguide) in a
+real worker over a real ZEO server: its progress moves, a cancel stops it, CSV and
 XLSX come back readable, and its subscriber logs what finished."""
 
 import csv

@@ -264,7 +264,7 @@ class ZEOOutageTests(FaultTestCase):
         system.kill_zeo()
         signalled = time.monotonic()
         worker.send_signal(signal.SIGTERM)
-        # The README's promise: it waits 10 s for the server, then stops.
+        # The promise of docs/admin/guarantees.rst: it waits 10 s for the server, then stops.
         self.assertEqual(worker.wait(40), 0)
         self.assertLess(time.monotonic() - signalled, 15)
         self.assertIn("stopping without it", system.worker_log(worker))

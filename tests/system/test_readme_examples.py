@@ -1,11 +1,12 @@
-"""The README's command-line examples work verbatim on a system like ``make run``'s.
+"""The command-line examples of the docs work verbatim on a system like ``make run``'s.
 
 The commands (``$ ...`` lines, with their ``\\`` continuations) of the literal
-blocks under "The command line" > "Examples" are run in order against a live
+blocks under "Examples" in ``docs/reference/cli.rst`` (the reference's command
+line page; the README's until the docs site) are run in order against a live
 system started as ``make run`` starts it: ZEO server, bootstrap with the
-Plone site, Zope and one worker. Each must exit 0 and print what the README
+Plone site, Zope and one worker. Each must exit 0 and print what the page
 shows: ``...`` alone on a line stands for any lines, within a line for any
-text, and the README's job ids stand for the ids the submits printed.
+text, and the page's job ids stand for the ids the submits printed.
 """
 
 import re
@@ -26,7 +27,8 @@ from tests.processes import started_instance
 from tests.processes import wait_for
 
 
-README = Path(__file__).parents[2] / "README.rst"
+# The command line's reference page, where the examples live.
+CLI_PAGE = Path(__file__).parents[2] / "docs" / "reference" / "cli.rst"
 COMMAND = ".venv/bin/asyncreports -C etc/zope.conf"
 JOB_ID = re.compile(r"\b[0-9a-f]{17}\b")
 
@@ -71,7 +73,7 @@ def examples(block):
 
 
 def matches(expected, actual):
-    """True if ``actual`` lines are what the README shows (see the module doc)."""
+    """True if ``actual`` lines are what the page shows (see the module doc)."""
     if not expected:
         return not actual
     if expected[0] == "...":
@@ -81,9 +83,9 @@ def matches(expected, actual):
         and matches(expected[1:], actual[1:])
 
 
-class ReadmeTests(unittest.TestCase):
-    def test_the_readme_extracts_are_what_this_test_runs(self):
-        block = literal_blocks(section(README.read_text(), "Examples", "-"))
+class CliPageTests(unittest.TestCase):
+    def test_the_cli_page_extracts_are_what_this_test_runs(self):
+        block = literal_blocks(section(CLI_PAGE.read_text(), "Examples", "-"))
         commands = [command for text in block for command, _ in examples(text)]
         self.assertGreaterEqual(len(commands), 5, commands)
         self.assertTrue(all(c.startswith(COMMAND + " ") for c in commands), commands)
@@ -96,7 +98,7 @@ class ReadmeTests(unittest.TestCase):
 
 
 @unittest.skipUnless(plone_installed(), "make run makes a Plone site: needs the [plone] extra")
-class ReadmeExamplesTests(unittest.TestCase):
+class CliPageExamplesTests(unittest.TestCase):
     """Against a system started as ``make run`` starts it."""
 
     def setUp(self):
@@ -121,13 +123,13 @@ class ReadmeExamplesTests(unittest.TestCase):
                     with queue_in(db, queue_path) as queue:
                         states.append(queue.job_queue().get(job_id).state)
                 return all(state == "done" for state in states)
-            wait_for(done, timeout=120, what="the README's jobs to be done")
+            wait_for(done, timeout=120, what="the examples' jobs to be done")
         finally:
             db.close()
 
-    def test_every_command_example_runs_and_prints_what_the_readme_shows(self):
-        blocks = literal_blocks(section(README.read_text(), "Examples", "-"))
-        ids = {}  # the README's job id -> the real one
+    def test_every_command_example_runs_and_prints_what_the_cli_page_shows(self):
+        blocks = literal_blocks(section(CLI_PAGE.read_text(), "Examples", "-"))
+        ids = {}  # the page's job id -> the real one
         submitted = []
         ran = 0
         for block in blocks:

@@ -1,4 +1,4 @@
-"""The REST API end to end: a real ZEO server, Zope and worker; the README's script."""
+"""The REST API end to end: a real ZEO server, Zope and worker; the REST page's script."""
 
 import subprocess
 import sys
@@ -17,13 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "scripts" / "rest_example.py"
 
 
-class ReadmeCopyTests(unittest.TestCase):
+class RestPageCopyTests(unittest.TestCase):
 
-    def test_readme_shows_the_script_as_it_is(self):
-        readme = (ROOT / "README.rst").read_text(encoding="utf-8")
+    def test_the_rest_page_shows_the_script_as_it_is(self):
+        page = (ROOT / "docs" / "reference" / "rest.rst").read_text(encoding="utf-8")
         body = EXAMPLE.read_text(encoding="utf-8").split("\n")[8:]
         indented = "\n".join(("    " + line) if line else "" for line in body).rstrip()
-        self.assertIn(indented, readme)
+        self.assertIn(indented, page)
 
 
 class RestEndToEndTests(unittest.TestCase):

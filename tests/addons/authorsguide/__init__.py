@@ -1,5 +1,5 @@
-"""A report add-on written from the README alone ("Writing a report type",
-"Result formats", "Events", "The authors' API", "Testing your reports"):
+"""A report add-on written from the report authors' guide alone (docs/authors/: "Writing
+a report type", "Result formats", "Events", "The authors' API", "Testing your reports"):
 the test that issue 13's features work together as the docs say.
 
 ``orders-by-region`` reports made-up orders per region: it says how far it

@@ -1,7 +1,7 @@
 """A report whose progress bar moves, for the real-browser tests (tests/browser/).
 
 It is apireports' ``steps`` (``progress()`` at every step, "step N of
-STEPS"), offered only on the targets those tests run it on: the README's
+STEPS"), offered only on the targets those tests run it on: the docs'
 screenshots of other folders show the built-in reports alone.
 """
 
