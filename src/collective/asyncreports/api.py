@@ -96,7 +96,7 @@ def enqueue(report, target, parameters=None, user=None, priority=0, not_before=N
     :raises AccessControl.Unauthorized: the user may not queue this report
         here or may not view the target.
 
-    Like every submission (README "Deduplication and limits"): when the
+    Like every submission (docs/user/limits.rst): when the
     user has a queued or running job of the same report, target, parameters
     and format, or a done one whose result is younger than the report's
     ``reuse_minutes``, that job's id is returned and nothing is queued; past

@@ -28,7 +28,7 @@ from collective.asyncreports.queue.states import FAILED
 
 
 # Jobs read per state at most: measured 10,000 done jobs scraped in well under
-# a second with this bound (README, "Metrics").
+# a second with this bound (docs/admin/monitoring.rst, "Metrics").
 RECENT = 1000
 WAIT_BUCKETS = (1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 86400)
 RUN_BUCKETS = (0.5, 1, 5, 15, 60, 300, 900, 1800, 3600, 4 * 3600)

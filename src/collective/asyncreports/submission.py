@@ -71,7 +71,7 @@ def submit_noted(queue, report_name, path, raw_params, dedup_key=None, priority=
                  not_before=None, typed=False, format=None):
     """Queue ``report_name`` on ``path`` for the current user; a Submitted.
 
-    Nothing is queued (README "Deduplication and limits") when the user has
+    Nothing is queued (docs/user/limits.rst) when the user has
     a queued or running job of the same report, target, parameters and
     format, or a done one whose result is younger than the report's
     ``reuse_minutes``: that job is returned with a note. A new job is

@@ -39,7 +39,7 @@ class ReportType:
     formats = DOCUMENT_FORMATS
     # Used in file names; the registration name is not known to the utility.
     name = None
-    # Limits (README "Deduplication and limits"): a submission like a done
+    # Limits (docs/user/limits.rst): a submission like a done
     # job of the same owner whose result is younger than this many minutes
     # gets that job (0: always a new run); at most this many jobs of the
     # report run at once across all workers (0: no limit).

@@ -246,7 +246,7 @@ class JobsPost(ChangingService):
 
     def submitted(self, queue, who, submitted):
         """201 and Location for a new job; 200 and the note for an earlier one
-        that the submission returned instead (README "Deduplication and limits")."""
+        that the submission returned instead (docs/user/limits.rst)."""
         if submitted.note is not None:
             return dict(self.job(queue, who, submitted.job), note=str(submitted.note))
         self.request.response.setStatus(201)
