@@ -49,7 +49,8 @@ font-deps:
 test: install browser-deps font-deps
 	$(TESTRUNNER) --all $(if $(GROUP),-m '^tests\.($(GROUP_REGEX))\.',) $(TEST_ARGS)
 
-# The README's images, from the real-browser tests (other test runs leave them alone).
+# The docs' images (docs/screenshots/), from the real-browser tests (other test runs
+# leave them alone).
 screenshots: install browser-deps
 	ASYNCREPORTS_SCREENSHOTS=$(CURDIR)/docs/screenshots \
 		$(TESTRUNNER) --all -m '^tests\.browser\.'

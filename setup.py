@@ -5,7 +5,8 @@ from setuptools import find_namespace_packages
 from setuptools import setup
 
 
-# PyPI's page: the README, then the changelog (CHANGES.rst, written by towncrier).
+# PyPI's page: the README (the docs are in docs/), then the changelog (CHANGES.rst,
+# written by towncrier).
 long_description = "\n\n".join(
     Path(name).read_text(encoding="utf-8") for name in ("README.rst", "CHANGES.rst"))
 
@@ -40,7 +41,7 @@ setup(
     packages=find_namespace_packages("src", include=["collective.*"]),
     include_package_data=True,
     zip_safe=False,
-    # What is tested (README "Supported versions"): 3.11, 3.12, 3.13.
+    # What is tested (docs/admin/versions.rst): 3.11, 3.12, 3.13.
     python_requires=">=3.11, <3.14",
     install_requires=[
         "BTrees",
