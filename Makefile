@@ -12,8 +12,19 @@ TESTRUNNER = $(BIN)/zope-testrunner --path=$(CURDIR) --test-path=$(CURDIR) \
 	--tests-pattern='^(tests|unit|integration|system|browser)$$'
 QUICK ?=
 STAMP := $(VENV)/.installed
+# STORAGE=postgresql: RelStorage on a PostgreSQL server of the home's own instead of ZEO, for
+# make run, make test (the system tests' servers) and make chaos (docs/admin/postgresql.rst).
+STORAGE ?= zeo
+ifeq ($(filter $(STORAGE),zeo postgresql),)
+$(error STORAGE=$(STORAGE) is not one of: zeo postgresql)
+endif
+PG_PORT ?= 8432
+PG_STAMP := $(VENV)/.installed-postgresql
+# What STORAGE=postgresql adds: the [postgresql] extra and Debian's PostgreSQL server.
+STORAGE_DEPS := $(if $(filter postgresql,$(STORAGE)),$(PG_STAMP) postgresql-deps,)
+DB_PORT := $(if $(filter postgresql,$(STORAGE)),$(PG_PORT),$(ZEO_PORT))
 
-.PHONY: constraints install run stop test lint bench clean browser-deps font-deps buildout-check pip-check dist-check screenshots chaos
+.PHONY: constraints install run stop test lint bench clean browser-deps font-deps buildout-check pip-check dist-check screenshots chaos postgresql-deps
 
 $(STAMP): setup.py $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON_EXE) -m venv $(VENV)
@@ -21,17 +32,22 @@ $(STAMP): setup.py $(CONSTRAINTS)
 	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# RelStorage and psycopg2-binary (setup.py's [postgresql] extra), once per venv.
+$(PG_STAMP): $(STAMP)
+	$(BIN)/pip install -q -c $(CONSTRAINTS) -e '.[postgresql]'
+	touch $(PG_STAMP)
+
+install: $(STAMP) $(filter $(PG_STAMP),$(STORAGE_DEPS))
 
 # Each stack's pins from Zope's and Plone's own and this project's additions in constraints.txt
 # (scripts/make_constraints.py says how; zope6's set is resolved on Python 3.12).
 constraints:
 	$(PYTHON_EXE) scripts/make_constraints.py --python $(PYTHON_3.12)
 
-run: install font-deps
+run: install font-deps $(STORAGE_DEPS)
 	mkdir -p $(RUN_HOME)
-	$(BIN)/python -m collective.asyncreports.dev run --home $(RUN_HOME) \
-		--zeo-port $(ZEO_PORT) --http-port $(HTTP_PORT)
+	$(BIN)/python -m collective.asyncreports.dev run --home $(RUN_HOME) --storage $(STORAGE) \
+		--zeo-port $(DB_PORT) --http-port $(HTTP_PORT)
 
 stop:
 	$(BIN)/python -m collective.asyncreports.dev stop --home $(RUN_HOME)
@@ -46,8 +62,13 @@ browser-deps:
 font-deps:
 	scripts/install-fonts.sh
 
-test: install browser-deps font-deps
-	$(TESTRUNNER) --all $(if $(GROUP),-m '^tests\.($(GROUP_REGEX))\.',) $(TEST_ARGS)
+# Debian's PostgreSQL server for STORAGE=postgresql; root only, otherwise a message says what
+# to install and the PostgreSQL tests skip and say why.
+postgresql-deps:
+	scripts/install-postgresql.sh
+
+test: install browser-deps font-deps $(STORAGE_DEPS)
+	STORAGE=$(STORAGE) $(TESTRUNNER) --all $(if $(GROUP),-m '^tests\.($(GROUP_REGEX))\.',) $(TEST_ARGS)
 
 # The docs' images (docs/screenshots/), from the real-browser tests (other test runs
 # leave them alone).
@@ -81,8 +102,8 @@ dist-check: install
 # invariants checked (tests/chaos.py).
 CHAOS_SECONDS ?= 600
 CHAOS_SEED ?=
-chaos: install font-deps
-	$(BIN)/python tests/chaos.py --seconds $(CHAOS_SECONDS) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED),)
+chaos: install font-deps $(STORAGE_DEPS)
+	STORAGE=$(STORAGE) $(BIN)/python tests/chaos.py --seconds $(CHAOS_SECONDS) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED),)
 
 # The translations in src/collective/asyncreports/locales (scripts/i18n.py): make i18n rebuilds
 # the .pot with i18ndude, syncs the .po files and compiles their .mo; make i18n-check fails when

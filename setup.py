@@ -104,6 +104,13 @@ setup(
         "docs": [
             "Sphinx",
         ],
+        # RelStorage on PostgreSQL instead of ZEO (docs/admin/postgresql.rst; make install
+        # STORAGE=postgresql). psycopg2-binary: its wheels bundle libpq, so no compiler, libpq-dev
+        # or pg_config is needed; RelStorage's own [postgresql] extra would build psycopg2.
+        "postgresql": [
+            "RelStorage",
+            "psycopg2-binary",
+        ],
         # make dist-check and releases (see CONTRIBUTING.rst).
         "release": [
             "build",

@@ -43,8 +43,9 @@ STACKS = {
               "known-good-zope-6.3-plone-6.2.2-py3.12.txt", "plone6.2"),
 }
 DEFAULT_STACK = "plone6.1"
-# What a zope6 venv installs (stacks.mk's EXTRAS_zope6).
-ZOPE6_EXTRAS = "test,release"
+# What a zope6 venv installs (stacks.mk's EXTRAS_zope6, and make install STORAGE=postgresql's
+# extra).
+ZOPE6_EXTRAS = "test,release,postgresql"
 # make install upgrades these first; they end each file.
 INSTALLER_TOOLS = ("pip", "setuptools", "wheel")
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*==")

@@ -1,16 +1,19 @@
 """The process layers of the system and browser tests, in one place.
 
-Each starts real processes (a ZEO server, a Zope WSGI instance; the browser
+Each starts real processes (a database server, a Zope WSGI instance; the browser
 layer also headless Chromium), all on 127.0.0.1, and stops them by PID.
-Workers are started by the tests themselves.
+Workers are started by the tests themselves. The database server is ZEO, or
+PostgreSQL for RelStorage with ``STORAGE=postgresql`` (tests.processes); where
+that cannot run, the layers start nothing and their tests skip with the reason
+(``SystemLayerTestCase``).
 """
 
 import shutil
 import tempfile
 import textwrap
+import unittest
 from pathlib import Path
 
-import ZEO
 from OFS.Folder import manage_addFolder
 from OFS.Image import manage_addFile
 
@@ -18,9 +21,28 @@ from collective.asyncreports.dev.bootstrap import plone_installed
 from collective.asyncreports.permissions import QueueReport
 from tests.browser import chromium
 from tests.processes import ADDONS
+from tests.processes import STORAGE
 from tests.processes import discard
 from tests.processes import queue_in
 from tests.processes import started_instance
+from tests.processes import storage_unavailable
+
+
+def unavailable_storage(layer):
+    """Why ``layer`` cannot start its storage here (printed once), or None."""
+    reason = storage_unavailable()
+    if reason:
+        print(f"\n  {layer.__name__} skips its tests on {STORAGE}: {reason}", flush=True)
+    return reason
+
+
+class SystemLayerTestCase(unittest.TestCase):
+    """A test of one of these layers: skips when its layer could not start."""
+
+    def setUp(self):
+        reason = getattr(self.layer, "unavailable", None)
+        if reason:
+            self.skipTest(reason)
 
 
 # -- the ZMI system of tests/system/test_end_to_end.py -----------------------
@@ -53,10 +75,15 @@ BROKEN_ZCML = """
 
 
 class RunningSystemLayer:
-    """A zope.testrunner layer: one ZEO server and one Zope instance, stopped by PID."""
+    """A zope.testrunner layer: one database server and one Zope instance, stopped by PID."""
+
+    unavailable = instance = None
 
     @classmethod
     def setUp(cls):
+        cls.unavailable = unavailable_storage(cls)
+        if cls.unavailable:
+            return
         cls.home = Path(tempfile.mkdtemp(prefix="asyncreports-e2e-"))
         addon = cls.home / "addons" / "brokenreport"
         addon.mkdir(parents=True)
@@ -68,7 +95,9 @@ class RunningSystemLayer:
 
     @classmethod
     def tearDown(cls):
-        discard(cls.instance)
+        if cls.instance is not None:
+            discard(cls.instance)
+            cls.instance = None
 
 
 def build_site(app):
@@ -91,17 +120,24 @@ def build_site(app):
 # -- a Plone site, for tests/system/test_plone_end_to_end.py ----------------
 
 class PloneSystemLayer:
-    """ZEO server, Zope with /Plone (add-on installed, demo folder, editor), by PID."""
+    """Database server, Zope with /Plone (add-on installed, demo folder, editor), by PID."""
+
+    unavailable = instance = None
 
     @classmethod
     def setUp(cls):
+        cls.unavailable = unavailable_storage(cls)
+        if cls.unavailable:
+            return
         home = Path(tempfile.mkdtemp(prefix="asyncreports-plone-e2e-"))
         cls.instance = started_instance(
             home, ["--password", "admin-password", "--plone"], prepare=add_member)
 
     @classmethod
     def tearDown(cls):
-        discard(cls.instance)
+        if cls.instance is not None:
+            discard(cls.instance)
+            cls.instance = None
 
 
 def add_member(app):
@@ -135,7 +171,7 @@ def build_browser_site(app):
 
 
 class LiveSiteLayer:
-    """Chromium, then ZEO + Zope (ZMI queue, Plone site, users and content), by PID."""
+    """Chromium, then the database + Zope (ZMI queue, Plone site, users and content), by PID."""
 
     unavailable = None
     playwright = browser = instance = db = home = None
@@ -155,7 +191,7 @@ class LiveSiteLayer:
             cls.instance = started_instance(
                 cls.home, ["--password", ADMIN_PASSWORD, *plone], prepare=build_browser_site,
                 extra_packages=["progressreport"], env={"PYTHONPATH": str(ADDONS)})
-            cls.db = ZEO.DB(("127.0.0.1", cls.instance.zeo_port))
+            cls.db = cls.instance.open_db()
         except BaseException:
             cls.tearDown()
             raise
@@ -180,6 +216,6 @@ class LiveSiteLayer:
 
     @classmethod
     def job_state(cls, queue_path, job_id):
-        """The job's state as committed in the database, read over ZEO."""
+        """The job's state as committed in the database, read over a connection of ours."""
         with queue_in(cls.db, queue_path) as queue:
             return queue.job_queue().get(job_id).state

@@ -1,7 +1,9 @@
-"""A real system for process-level tests: ZEO server, queue, worker processes.
+"""A real system for process-level tests: database server, queue, worker processes.
 
-The test process talks to the same ZEO server through a connection of its own,
-so it sees exactly what the workers committed.
+The database is a ZEO server, or with ``STORAGE=postgresql`` in the environment
+(``make test STORAGE=postgresql``) RelStorage on a PostgreSQL server that the
+system starts and stops by PID. The test process talks to the same database
+through a connection of its own, so it sees exactly what the workers committed.
 """
 
 import io
@@ -15,14 +17,73 @@ from pathlib import Path
 
 import pypdf
 import transaction
-import ZEO
 
+from collective.asyncreports.dev import postgresql
+from collective.asyncreports.dev.processes import STORAGES
 from collective.asyncreports.dev.processes import Instance
 from collective.asyncreports.dev.processes import free_port
 
 
 ADDONS = Path(__file__).parent / "addons"
 QUEUE = "/asyncreports"
+# The storage of every system the tests start: zeo (default) or postgresql.
+STORAGE = os.environ.get("STORAGE") or "zeo"
+if STORAGE not in STORAGES:
+    raise ValueError(f"STORAGE={STORAGE} is not one of {', '.join(STORAGES)}")
+
+
+def storage_unavailable():
+    """Why the tests' storage cannot run here (None when it can): PostgreSQL's
+    server programs or the [postgresql] extra missing."""
+    if STORAGE != "postgresql":
+        return None
+    try:
+        import psycopg2  # noqa: F401
+        import relstorage  # noqa: F401
+    except ImportError as exc:
+        return (f"STORAGE=postgresql needs the [postgresql] extra ({exc}): "
+                "make install STORAGE=postgresql")
+    try:
+        postgresql.bindir()
+        postgresql.server_user()
+    except postgresql.Unavailable as exc:
+        return str(exc)
+    return None
+
+
+_printed = set()
+
+
+def skip_unless_storage():
+    """Raise unittest.SkipTest when the tests' storage cannot run here; the
+    reason is printed (once), so a run that skips them says why."""
+    import unittest
+
+    reason = storage_unavailable()
+    if reason:
+        if reason not in _printed:
+            _printed.add(reason)
+            print(f"\n  the {STORAGE} system tests skip: {reason}", flush=True)
+        raise unittest.SkipTest(reason)
+
+
+def zeo_only(reason):
+    """A class or test decorator: skip under another storage, saying why (printed too)."""
+    import unittest
+
+    if STORAGE == "zeo":
+        return lambda thing: thing
+    message = f"ZEO only ({reason}); STORAGE={STORAGE}"
+    print(f"\n  {message}", flush=True)
+    return unittest.skip(message)
+
+
+def instance_options(**options):
+    """Instance keyword arguments for a test system on the tests' storage."""
+    options.setdefault("storage", STORAGE)
+    # A test's server dies with its processes, not with the machine: no fsync.
+    options.setdefault("durable", False)
+    return options
 
 
 def started_instance(home, bootstrap_args, prepare=None, **options):
@@ -31,10 +92,10 @@ def started_instance(home, bootstrap_args, prepare=None, **options):
 
     If any step fails, everything started is stopped and ``home`` removed.
     """
-    instance = Instance(home, free_port(), free_port(), **options)
+    instance = Instance(home, free_port(), free_port(), **instance_options(**options))
     try:
         instance.write_configuration()
-        instance.start_zeo()
+        instance.start_database()
         instance.bootstrap(*bootstrap_args)
         if prepare is not None:
             write_over_zeo(instance, prepare)
@@ -52,8 +113,9 @@ def discard(instance):
 
 
 def write_over_zeo(instance, step):
-    """Run ``step(app)`` and commit, over a ZEO connection of our own."""
-    db = ZEO.DB(("127.0.0.1", instance.zeo_port))
+    """Run ``step(app)`` and commit, over a database connection of our own (ZEO's
+    or RelStorage's: the name is older than STORAGE)."""
+    db = instance.open_db()
     try:
         with db.transaction() as connection:
             step(connection.root()["Application"])
@@ -91,21 +153,26 @@ def queue_in(db, path=QUEUE):
 
 
 class System:
-    """ZEO server + /asyncreports queue (with test report types), stopped by PID."""
+    """Database server (ZEO, or PostgreSQL with STORAGE=postgresql) + /asyncreports
+    queue (with test report types), stopped by PID."""
 
     def __init__(self, lease_seconds=2, max_attempts=3, cache_size=10000, addons=()):
-        """``addons``: more test add-ons of tests/addons/ to load, by package name."""
+        """``addons``: more test add-ons of tests/addons/ to load, by package name.
+
+        Raises unittest.SkipTest (in a setUp: the test skips) when the storage
+        cannot run here."""
+        skip_unless_storage()
         self.home = Path(tempfile.mkdtemp(prefix="asyncreports-sys-"))
         self.instance = Instance(
             self.home, free_port(), free_port(), extra_packages=["faultreports", *addons],
-            env={"PYTHONPATH": str(ADDONS)}, cache_size=cache_size)
+            env={"PYTHONPATH": str(ADDONS)}, **instance_options(cache_size=cache_size))
         self.workers = []
         self.db = None
         try:
             self.instance.write_configuration()
-            self.instance.start_zeo()
+            self.instance.start_database()
             self.instance.bootstrap("--password", "admin-password")
-            self.db = ZEO.DB(("127.0.0.1", self.instance.zeo_port))
+            self.db = self.instance.open_db()
             with self.queue() as queue:
                 jobs = queue.job_queue()
                 jobs.lease_seconds = lease_seconds
@@ -211,14 +278,20 @@ class System:
                              f"{text!r} in {worker.name}'s log")
 
     def kill_zeo(self):
-        """Kill the ZEO server (SIGKILL)."""
-        zeo = next(p for p in self.instance.processes if p.name == "zeo")
-        os.killpg(zeo.pid, signal.SIGKILL)
-        zeo.wait()
-        self.instance.processes.remove(zeo)
+        """Kill the database server (SIGKILL), ZEO's or PostgreSQL's with all its
+        processes, as a crash of its machine would."""
+        server = next(p for p in self.instance.processes
+                      if p.name == self.instance.database_name)
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        self.instance.processes.remove(server)
+
+    kill_database = kill_zeo
 
     def restart_zeo(self, down_seconds=0.0):
-        """Kill the ZEO server and start it again after ``down_seconds``."""
+        """Kill the database server and start it again after ``down_seconds``."""
         self.kill_zeo()
         time.sleep(down_seconds)
-        self.instance.start_zeo()
+        self.instance.start_database()
+
+    restart_database = restart_zeo

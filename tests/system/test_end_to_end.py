@@ -1,4 +1,5 @@
-"""End to end: a real ZEO server, a real Zope WSGI instance and real worker processes."""
+"""End to end: a real database server (ZEO, or PostgreSQL with STORAGE=postgresql),
+a real Zope WSGI instance and real worker processes."""
 
 import base64
 import json
@@ -18,10 +19,12 @@ from collective.asyncreports.dev.processes import child_env
 from collective.asyncreports.dev.processes import free_port
 from tests.layers import PASSWORD
 from tests.layers import RunningSystemLayer
+from tests.layers import SystemLayerTestCase
 from tests.processes import discard
 from tests.processes import pdf_text
 from tests.processes import wait_for
 from tests.processes import write_over_zeo
+from tests.processes import zeo_only
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -31,12 +34,13 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-class EndToEndTests(unittest.TestCase):
+class EndToEndTests(SystemLayerTestCase):
     """Jobs submitted over HTTP and the CLI, run by real ``worker --once`` processes."""
 
     layer = RunningSystemLayer
 
     def setUp(self):
+        super().setUp()
         self.instance = self.layer.instance
         self.home = self.layer.home
 
@@ -201,6 +205,7 @@ class EndToEndTests(unittest.TestCase):
         self.assertIn("zope.conf not found", result.stderr)
 
 
+@zeo_only("a worker waits for its ZEO server's port")
 class WorkerWaitsForZEOTests(unittest.TestCase):
     def test_worker_started_before_its_zeo_server_waits_then_connects(self):
         home = Path(tempfile.mkdtemp(prefix="asyncreports-wait-"))

@@ -1,20 +1,21 @@
-"""End to end in Plone: a site on a real ZEO server, the browser form, a real worker."""
+"""End to end in Plone: a site on a real database server (ZEO, or PostgreSQL with
+STORAGE=postgresql), the browser form, a real worker."""
 
 import base64
 import json
-import unittest
 
 from wsgiproxy import HostProxy
 from zope.testbrowser.browser import Browser
 
 from tests.layers import PloneSystemLayer
+from tests.layers import SystemLayerTestCase
 from tests.processes import pdf_text
 
 
 QUEUE = "/Plone/portal_asyncreports"
 
 
-class PloneEndToEndTests(unittest.TestCase):
+class PloneEndToEndTests(SystemLayerTestCase):
     layer = PloneSystemLayer
 
     def browser(self, user=None, password=None):

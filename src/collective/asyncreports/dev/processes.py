@@ -10,16 +10,26 @@ import time
 from importlib.resources import files
 from pathlib import Path
 
+from collective.asyncreports.dev import postgresql
+
 
 # The order in which processes stop (lower first); anything not listed is a
 # worker (``worker``, ``worker2``...).
-STOP_ORDER = {"zope": 1, "zeo": 2}
+STOP_ORDER = {"zope": 1, "zeo": 2, "postgresql": 2}
+# The storages a home can use: a ZEO server (FileStorage + blobs) or RelStorage
+# on a PostgreSQL server of its own (dev.postgresql).
+STORAGES = ("zeo", "postgresql")
+# The signal that stops a process cleanly, sent to it alone: PostgreSQL's "fast"
+# shutdown (SIGTERM is its "smart" one, which waits for every client to leave;
+# and its own children must not be signalled, the server stops them).
+STOP_SIGNALS = {"postgresql": signal.SIGINT}
 # A stopping worker may take its grace (30 s by default), then up to 10 s for
 # report code to notice it is interrupted, then up to 10 s for its last write.
 WORKER_STOP_SECONDS = 90
 LAUNCHER_STOP_SECONDS = WORKER_STOP_SECONDS + 2 * 30 + 10
 
-# The files write_configuration writes into etc/, each from templates/NAME.in.
+# The files write_configuration writes into etc/, each from templates/NAME.in
+# (zeo.conf only for ZEO); zope.conf's storage is templates/storage-STORAGE.conf.in.
 CONFIGURATION_FILES = ("zeo.conf", "zope.conf", "zope.ini", "site.zcml")
 
 
@@ -59,9 +69,18 @@ class Instance:
     """One home folder: ``etc/`` (configuration) and ``var/`` (data, logs, pids)."""
 
     def __init__(self, home, zeo_port=8100, http_port=8080, extra_packages=(), env=None,
-                 cache_size=10000, zeo_host="127.0.0.1", command_prefix=(), zeo_client=None):
+                 cache_size=10000, zeo_host="127.0.0.1", command_prefix=(), zeo_client=None,
+                 storage="zeo", durable=True, db_clients=()):
+        """``zeo_host`` and ``zeo_port``: the database server's address, ZEO's or
+        PostgreSQL's (``storage``). ``durable=False``: a PostgreSQL without fsync
+        (tests). ``db_clients``: more networks (CIDR) PostgreSQL lets in."""
+        if storage not in STORAGES:
+            raise ValueError(f"storage {storage!r} is not one of {', '.join(STORAGES)}")
         self.home = Path(home).resolve()
-        # Where zeo.conf's server listens and zope.conf's ZEO client connects.
+        self.storage = storage
+        self.durable = durable
+        self.db_clients = tuple(db_clients)
+        # Where the database server listens and zope.conf's client connects.
         self.zeo_host = zeo_host
         # Put before every command start() runs, e.g. ("ip", "netns", "exec", "NS").
         self.command_prefix = tuple(command_prefix)
@@ -82,6 +101,24 @@ class Instance:
         return self.etc / "zope.conf"
 
     @property
+    def database_name(self):
+        """The name of the database server's process: ``zeo`` or ``postgresql``."""
+        return self.storage
+
+    def describe_database(self):
+        """One line for people: which server, where, and where its data is."""
+        if self.storage == "postgresql":
+            return (f"PostgreSQL: {self.zeo_host}:{self.zeo_port}, database "
+                    f"{postgresql.DATABASE} (RelStorage, data in {self.var}/postgresql)")
+        return f"ZEO server: {self.zeo_host}:{self.zeo_port} (data in {self.var})"
+
+    def cluster(self):
+        """The PostgreSQL cluster of this home (dev.postgresql); raises
+        postgresql.Unavailable when PostgreSQL cannot run here."""
+        return postgresql.Cluster(self.var, self.zeo_host, self.zeo_port,
+                                  durable=self.durable, allow=self.db_clients)
+
+    @property
     def url(self):
         return f"http://127.0.0.1:{self.http_port}"
 
@@ -93,13 +130,39 @@ class Instance:
             "home": self.home, "etc": self.etc, "var": self.var,
             "zeo_host": self.zeo_host, "zeo_port": self.zeo_port, "http_port": self.http_port,
             "cache_size": self.cache_size,
-            "client_line": (f"    client {self.zeo_client}\n    var {self.var}\n"
-                            if self.zeo_client else ""),
             "extra_includes": "".join(
                 f'  <include package="{name}" />\n' for name in self.extra_packages),
+            "imports": "%import relstorage\n" if self.storage == "postgresql" else "",
+            "storage": self.storage_section(),
         }
         for name in CONFIGURATION_FILES:
+            if name == "zeo.conf" and self.storage != "zeo":
+                continue
             (self.etc / name).write_text(template(name).format(**values))
+
+    def storage_section(self):
+        """zope.conf's storage section for this home's database, indented for
+        ``<zodb_db>`` (also what ``open_db`` opens)."""
+        values = {
+            "var": self.var, "db_host": self.zeo_host, "db_port": self.zeo_port,
+            "client_line": (f"    client {self.zeo_client}\n    var {self.var}\n"
+                            if self.zeo_client else ""),
+            "dsn": postgresql.dsn(self.zeo_host, self.zeo_port),
+        }
+        return template(f"storage-{self.storage}.conf").format(**values)
+
+    def open_db(self, **options):
+        """A ZODB DB on this home's database, for a process of our own (tests,
+        tools): the same storage section zope.conf has, without the ZEO client's
+        persistent cache. ``options`` go to ZEO.DB (ZEO only)."""
+        if self.storage == "zeo":
+            import ZEO
+
+            return ZEO.DB((self.zeo_host, self.zeo_port), **options)
+        import ZODB.config
+
+        return ZODB.config.databaseFromString(
+            f"%import relstorage\n<zodb>\n{self.storage_section()}</zodb>\n")
 
     def admin_password(self):
         """The admin password, made on first use and kept in var/ (mode 600)."""
@@ -118,21 +181,43 @@ class Instance:
 
     # -- processes ----------------------------------------------------------------
 
-    def start(self, name, args, log_name=None, env=None):
+    def start(self, name, args, log_name=None, env=None, **popen):
         """Start a child process, its output going to var/log/NAME.out."""
         log = open(self.var / "log" / f"{log_name or name}.out", "ab")
         process = subprocess.Popen(
-            [*self.command_prefix, *args], cwd=self.home, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True, env=dict(self.env, **(env or {})))
+            [*self.command_prefix, *args], cwd=popen.pop("cwd", self.home), stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+            env=dict(self.env, **(env or {})), **popen)
         log.close()
         process.name = name
         self.processes.append(process)
         self._write_pids()
         return process
 
+    def start_database(self):
+        """Start this home's database server (ZEO or PostgreSQL) and wait until it serves."""
+        if self.storage == "postgresql":
+            return self.start_postgresql()
+        return self.start_zeo()
+
     def start_zeo(self):
         process = self.start("zeo", python_command("ZEO.runzeo", "-C", self.etc / "zeo.conf"))
         wait_for_port(self.zeo_port, process, host=self.zeo_host)
+        return process
+
+    def start_postgresql(self):
+        """initdb once, start the server, createdb once (RelStorage makes its tables
+        on first use). Raises postgresql.Unavailable when it cannot run here."""
+        cluster = self.cluster()
+        cluster.init()
+        process = self.start("postgresql", cluster.command(), cwd=cluster.folder,
+                             **cluster.run_as_server_user())
+        try:
+            cluster.wait_until_ready(process)
+            cluster.create_database()
+        except BaseException:
+            self.stop(process)
+            raise
         return process
 
     def bootstrap(self, *extra):
@@ -161,10 +246,14 @@ class Instance:
             env=self.env)
 
     def stop(self, process, timeout=30):
-        """Stop one child by PID: SIGTERM, then SIGKILL after ``timeout``."""
+        """Stop one child by PID: SIGTERM (its STOP_SIGNALS one), then SIGKILL after
+        ``timeout``."""
         if process.poll() is None:
             try:
-                os.killpg(process.pid, signal.SIGTERM)
+                if process.name in STOP_SIGNALS:
+                    os.kill(process.pid, STOP_SIGNALS[process.name])
+                else:
+                    os.killpg(process.pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
             try:
@@ -178,7 +267,8 @@ class Instance:
 
     def stop_all(self, worker_timeout=WORKER_STOP_SECONDS):
         """Stop every child in order, one signal each: workers first (they
-        hand their jobs back, which needs the ZEO server), then Zope, then ZEO."""
+        hand their jobs back, which needs the database), then Zope, then the
+        database server."""
         for process in sorted(self.processes, key=lambda p: STOP_ORDER.get(p.name, 0)):
             self.stop(process, worker_timeout if is_worker(process.name) else 30)
 

@@ -4,6 +4,7 @@ import os
 import signal
 import time
 
+from collective.asyncreports.dev import postgresql
 from collective.asyncreports.dev.bootstrap import ADMIN
 from collective.asyncreports.dev.bootstrap import EDITOR
 from collective.asyncreports.dev.bootstrap import PLONE_ID
@@ -11,6 +12,7 @@ from collective.asyncreports.dev.bootstrap import QUEUE_ID
 from collective.asyncreports.dev.bootstrap import plone_installed
 from collective.asyncreports.dev.processes import LAUNCHER_STOP_SECONDS
 from collective.asyncreports.dev.processes import STOP_ORDER
+from collective.asyncreports.dev.processes import STOP_SIGNALS
 from collective.asyncreports.dev.processes import WORKER_STOP_SECONDS
 from collective.asyncreports.dev.processes import is_worker
 from collective.asyncreports.worker.host import pid_alive
@@ -32,14 +34,15 @@ def stop_background_run(instance):
     launcher = entries[0][0] if entries and entries[0][1] == "launcher" else None
     if launcher is not None and pid_alive(launcher):
         os.kill(launcher, signal.SIGTERM)
-        print(f"stopping (workers, then Zope, then ZEO; up to {LAUNCHER_STOP_SECONDS}s)",
+        print(f"stopping (workers, then Zope, then the database; up to "
+              f"{LAUNCHER_STOP_SECONDS}s)",
               flush=True)
         _wait_for_exit(launcher, LAUNCHER_STOP_SECONDS)
     children = sorted((entry for entry in entries if entry[1] != "launcher"),
                       key=lambda entry: STOP_ORDER.get(entry[1], 0))
     for pid, name in children:
         if pid_alive(pid):
-            os.kill(pid, signal.SIGTERM)
+            os.kill(pid, STOP_SIGNALS.get(name, signal.SIGTERM))
             _wait_for_exit(pid, WORKER_STOP_SECONDS if is_worker(name) else 30)
     pids_file.unlink(missing_ok=True)
     print("stopped")
@@ -85,13 +88,14 @@ def run(instance, grace=None, plone=None):
         raise KeyboardInterrupt
 
     def stopping(signum, frame):
-        print("stopping in order: workers, then Zope, then ZEO; please wait", flush=True)
+        print("stopping in order: workers, then Zope, then the database; please wait",
+              flush=True)
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
     worker_timeout = WORKER_STOP_SECONDS
     try:
-        instance.start_zeo()
+        instance.start_database()
         # No --password: bootstrap reads the same file, and a generated one may
         # start with "-", which the command line would take for an option.
         instance.bootstrap(*(["--plone"] if plone else []))
@@ -109,7 +113,7 @@ collective.asyncreports is running (Ctrl-C or `make stop` stops it all)
   ZMI:        {instance.url}/manage_main
   Queue:      {instance.url}/{QUEUE_ID}/manage_queue
   Login:      {ADMIN} / {password}
-{plone_lines}  ZEO server: 127.0.0.1:{instance.zeo_port} (data in {instance.var})
+{plone_lines}  {instance.describe_database()}
   Logs:       {instance.var}/log/
 """, flush=True)
         while all(p.poll() is None for p in instance.processes):
@@ -119,6 +123,9 @@ collective.asyncreports is running (Ctrl-C or `make stop` stops it all)
         return 1
     except KeyboardInterrupt:
         return 0
+    except postgresql.Unavailable as exc:
+        print(f"cannot start PostgreSQL: {exc}", flush=True)
+        return 1
     finally:
         signal.signal(signal.SIGTERM, stopping)
         signal.signal(signal.SIGINT, stopping)
