@@ -10,12 +10,15 @@ from typing import NamedTuple
 from AccessControl import Unauthorized
 from AccessControl import getSecurityManager
 from zExceptions import NotFound
+from zope.i18nmessageid import Message
 
 from collective.asyncreports import events
 from collective.asyncreports import validation
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.errors import InvalidTransition
+from collective.asyncreports.i18n import _
+from collective.asyncreports.i18n import say
 from collective.asyncreports.permissions import ManageQueue
 from collective.asyncreports.submission import submit_noted
 
@@ -49,10 +52,10 @@ def job_for(queue, job_id, name="job id"):
     """
     job_id, jobs = validation.job_id(job_id, name), queue.job_queue()
     if not job_id or job_id not in jobs:
-        raise NotFound(f"no job with id {job_id!r}")
+        raise NotFound(say(_("no job with id ${id}", mapping={"id": repr(job_id)})))
     job = jobs.get(job_id)
     if not viewer(queue).may_see(job):
-        raise Unauthorized(f"you may not see job {job_id}")
+        raise Unauthorized(say(_("you may not see job ${id}", mapping={"id": job_id})))
     return job
 
 
@@ -76,17 +79,19 @@ def job_action(queue, job_id, action):
     if action == "cancel":
         return cancel(queue, [job.id]), job.id
     if action == "retry":
-        require_manager(queue, "retry jobs")
+        require_manager(queue, _("retry jobs"))
         return retry(queue, [job.id]), job.id
     if action in ("keep", "unkeep"):
         return keep_job(queue, job.id, action == "keep"), job.id
     try:
         new, note = run_again_noted(queue, job)
     except InvalidJobRequest as exc:  # the report, target or parameters no longer pass
-        return f"Job {job.id} cannot run again: {exc}", job.id
+        return say(_("Job ${id} cannot run again: ${reason}",
+                     mapping={"id": job.id, "reason": exc})), job.id
     if new.id == job.id or note:
         return note, new.id
-    return f"Queued job {new.id}, a new run of job {job.id}.", new.id
+    return say(_("Queued job ${new}, a new run of job ${id}.",
+                 mapping={"new": new.id, "id": job.id})), new.id
 
 
 def require_manager(queue, what):
@@ -95,7 +100,8 @@ def require_manager(queue, what):
     :param what: what they tried, for the message ("retry jobs").
     """
     if not viewer(queue).manager:
-        raise Unauthorized(f"only those who manage the queue may {what}")
+        raise Unauthorized(say(_("only those who manage the queue may ${what}",
+                                 mapping={"what": say(what)})))
 
 
 def cancel_job(queue, job_id):
@@ -114,7 +120,7 @@ def retry_job(queue, job_id):
     :raises InvalidTransition: it did not fail and was not cancelled.
     """
     job = job_for(queue, job_id)
-    require_manager(queue, "retry jobs")
+    require_manager(queue, _("retry jobs"))
     queue.job_queue().retry(job.id, actor=viewer(queue).user_id)
     return job
 
@@ -125,8 +131,10 @@ def keep_job(queue, job_id, keep=True):
     job = job_for(queue, job_id)
     queue.job_queue().set_keep(job.id, keep, actor=viewer(queue).user_id)
     if keep:
-        return f"Job {job.id} is kept: it is not purged when it gets old."
-    return f"Job {job.id} is no longer kept: it is purged after the retention time."
+        return say(_("Job ${id} is kept: it is not purged when it gets old.",
+                     mapping={"id": job.id}))
+    return say(_("Job ${id} is no longer kept: it is purged after the retention time.",
+                 mapping={"id": job.id}))
 
 
 def delete_job(queue, job_id):
@@ -174,19 +182,19 @@ def delete_own(queue, job_ids):
     mine, problems = [], []
     for job_id in ids:
         if job_id not in jobs:
-            problems.append(f"{job_id}: no such job")
+            problems.append(f"{job_id}: {say(_('no such job'))}")
             continue
         job = jobs.get(job_id)
         if job.owner_id != who.user_id:
-            raise Unauthorized(f"you may not delete job {job_id}")
+            raise Unauthorized(say(_("you may not delete job ${id}", mapping={"id": job_id})))
         if job.is_final:
             mine.append(job_id)
         else:
-            problems.append(f"{job_id}: not finished yet (cancel it first)")
+            problems.append(f"{job_id}: {say(_('not finished yet (cancel it first)'))}")
     if not ids:
-        return "Choose jobs to delete."
+        return say(_("Choose jobs to delete."))
     deleted = queue.purge(job_ids=mine) if mine else []
-    return (f"Deleted {len(deleted)} job(s) and their results."
+    return (say(_("Deleted ${count} job(s) and their results.", mapping={"count": len(deleted)}))
             + "".join(f" {problem}." for problem in problems))
 
 
@@ -200,9 +208,9 @@ def cancel(queue, job_ids):
     job_ids = validation.job_ids(job_ids)
     for job_id in job_ids:
         if job_id in jobs and not who.may_see(jobs.get(job_id)):
-            raise Unauthorized(f"you may not cancel job {job_id}")
+            raise Unauthorized(say(_("you may not cancel job ${id}", mapping={"id": job_id})))
     return _each(job_ids, lambda job_id, actor: _cancel(queue, job_id, actor),
-                 "Cancelled", who.user_id)
+                 _("Cancelled ${count} job(s)."), who.user_id)
 
 
 def _cancel(queue, job_id, actor):
@@ -214,7 +222,8 @@ def _cancel(queue, job_id, actor):
 def retry(queue, job_ids):
     """Queue failed or cancelled jobs again (the caller checks ManageQueue)."""
     jobs = queue.job_queue()
-    return _each(validation.job_ids(job_ids), jobs.retry, "Requeued", viewer(queue).user_id)
+    return _each(validation.job_ids(job_ids), jobs.retry, _("Requeued ${count} job(s)."),
+                 viewer(queue).user_id)
 
 
 def purge(queue, job_ids, older_than_days):
@@ -222,15 +231,15 @@ def purge(queue, job_ids, older_than_days):
     ids = validation.job_ids(job_ids)
     days = validation.days(older_than_days)
     if not ids and days is None:
-        return "Choose jobs or an age to purge."
+        return say(_("Choose jobs or an age to purge."))
     try:
         purged = queue.purge(job_ids=ids or None, older_than=None if ids else days * 86400)
     except AsyncReportsError as exc:
         return str(exc)
-    return f"Purged {len(purged)} job(s) and their results."
+    return say(_("Purged ${count} job(s) and their results.", mapping={"count": len(purged)}))
 
 
-def _each(job_ids, operation, verb, actor):
+def _each(job_ids, operation, done_message, actor):
     done, problems = 0, []
     for job_id in job_ids:
         try:
@@ -239,4 +248,5 @@ def _each(job_ids, operation, verb, actor):
             problems.append(f"{job_id}: {exc}")
         else:
             done += 1
-    return f"{verb} {done} job(s)." + "".join(f" {problem}." for problem in problems)
+    summary = say(Message(done_message, mapping={"count": done}))
+    return summary + "".join(f" {problem}." for problem in problems)

@@ -16,6 +16,8 @@ from Acquisition import aq_parent
 from collective.asyncreports import events
 from collective.asyncreports.errors import InvalidJobRequest
 from collective.asyncreports.errors import TooManyJobs
+from collective.asyncreports.i18n import _
+from collective.asyncreports.i18n import say
 from collective.asyncreports.permissions import View
 from collective.asyncreports.queue.settings import SETTINGS
 from collective.asyncreports.reports.formats import check_format
@@ -38,15 +40,19 @@ def authorize(queue, name, target):
     """
     report = get_report(name)
     if not may_queue(report, queue, target):
-        raise Unauthorized(f"{_user_id()} may not queue the report {name!r} here: "
-                           f"it needs the permission {report.permission!r}")
+        raise Unauthorized(say(_(
+            "${user} may not queue the report ${report} here: it needs the permission "
+            "${permission}", mapping={"user": _user_id(), "report": repr(name),
+                                      "permission": repr(report.permission)})))
     if not getSecurityManager().checkPermission(View, target):
-        raise Unauthorized(f"{_user_id()} may not view {path_of(target)!r}")
+        raise Unauthorized(say(_("${user} may not view ${path}",
+                                 mapping={"user": _user_id(), "path": repr(path_of(target))})))
     if not report.available(target):
         # A report may say why with an optional unavailable_reason(target).
         reason = getattr(report, "unavailable_reason", lambda target: None)(target)
-        raise InvalidJobRequest(f"report {name!r} is not available for {path_of(target)!r}"
-                                + (f": {reason}" if reason else ""))
+        message = say(_("report ${report} is not available for ${path}",
+                        mapping={"report": repr(name), "path": repr(path_of(target))}))
+        raise InvalidJobRequest(message + (f": {say(reason)}" if reason else ""))
     return report
 
 
@@ -96,7 +102,7 @@ def submit_noted(queue, report_name, path, raw_params, dedup_key=None, priority=
     target, params, format = checked(queue, report_name, path, raw_params, typed, format)
     user_folder = aq_parent(aq_inner(user))
     if user_folder is None:
-        raise InvalidJobRequest("jobs can only be queued by users from a user folder")
+        raise InvalidJobRequest(say(_("jobs can only be queued by users from a user folder")))
     jobs = queue.job_queue()
     repeated = jobs.queued_with(dedup_key)
     if repeated is not None:  # a repeated form post: the same job, said nothing
@@ -131,16 +137,19 @@ def earlier_job(jobs, report_name, owner_id, path, params, format, now=None):
     """
     twin = jobs.active_twin(owner_id, report_name, path, params, format)
     if twin is not None:
-        return Submitted(twin, f"Job {twin.id} with the same report, target, parameters and "
-                               f"format is {twin.state} already: no second one was queued.")
+        return Submitted(twin, say(_(
+            "Job ${id} with the same report, target, parameters and format is ${state} "
+            "already: no second one was queued.",
+            mapping={"id": twin.id, "state": say(_(twin.state))})))
     minutes = getattr(get_report(report_name), "reuse_minutes", 0)
     if isinstance(minutes, int) and minutes > 0:
         since = (time.time() if now is None else now) - minutes * 60
         done = jobs.recent_result(owner_id, report_name, path, params, format, since)
         if done is not None:
             at = time.strftime("%H:%M UTC", time.gmtime(done.finished))
-            return Submitted(done, f"Job {done.id} has the same report, target, parameters "
-                                   f"and format: a result from {at} is reused.")
+            return Submitted(done, say(_(
+                "Job ${id} has the same report, target, parameters and format: a result "
+                "from ${time} is reused.", mapping={"id": done.id, "time": at})))
     return None
 
 
@@ -149,8 +158,9 @@ def check_waiting(jobs, owner_id):
     cap = SETTINGS.of(jobs)["max_queued_per_user"]
     waiting = jobs.queued_count(owner_id) if cap else 0
     if cap and waiting >= cap:
-        raise TooManyJobs(f"You have {waiting} jobs waiting; wait for some to finish or "
-                          "cancel them.")
+        raise TooManyJobs(say(_(
+            "You have ${count} jobs waiting; wait for some to finish or cancel them.",
+            mapping={"count": waiting})))
 
 
 def checked(queue, report_name, path, raw_params, typed=False, format=None):
@@ -164,8 +174,9 @@ def checked(queue, report_name, path, raw_params, typed=False, format=None):
     except InvalidJobRequest:
         if not may_queue(report, queue):
             # Who may not queue here learns nothing about which paths exist.
-            raise Unauthorized(
-                f"{_user_id()} may not queue the report {report_name!r} here") from None
+            raise Unauthorized(say(_(
+                "${user} may not queue the report ${report} here",
+                mapping={"user": _user_id(), "report": repr(report_name)}))) from None
         raise
     authorize(queue, report_name, target)
     format = check_format(report, format)

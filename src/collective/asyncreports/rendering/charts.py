@@ -22,11 +22,14 @@ from reportlab.graphics.shapes import String
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from collective.asyncreports.i18n import _
+from collective.asyncreports.i18n import in_language
+
 
 KINDS = ("bar", "pie")
 MAX_BARS = 15
 MAX_SLICES = 8
-OTHER = "Other"
+OTHER = _("Other")
 
 TITLE_SIZE = 10
 LABEL_SIZE = 8
@@ -112,18 +115,21 @@ def label(font_set, text, x, y, font=None, size=LABEL_SIZE, anchor="start", max_
     return group
 
 
-def drawing(chart, font_set, width, text):
+def drawing(chart, font_set, width, text, language=None):
     """Return a Drawing of ``chart`` ``width`` points wide.
 
     :param text: The function that makes a label's text safe to draw
         (the document's: control characters removed, None empty).
+    :param language: What "Other" and "No data to chart." are in (None: English).
     """
     labels = [text(item) for item in chart.labels]
     limit = MAX_BARS if chart.kind == "bar" else MAX_SLICES
     labels, values = collapse(labels, list(chart.values), limit)
+    labels = [in_language(item, language) for item in labels]
     body = _bars if chart.kind == "bar" else _pie
     if not values or (chart.kind == "pie" and not any(values)):
         body = _no_data
+        labels = in_language(_("No data to chart."), language)
     group, height = body(labels, values, font_set, width)
     title_height = TITLE_SIZE + 8 if chart.title else 0
     result = Drawing(width, height + title_height)
@@ -137,9 +143,9 @@ def drawing(chart, font_set, width, text):
     return result
 
 
-def _no_data(labels, values, font_set, width):
+def _no_data(message, values, font_set, width):
     group = Group()
-    group.add(label(font_set, "No data to chart.", 0, 4))
+    group.add(label(font_set, message, 0, 4))
     return group, LABEL_SIZE + 8
 
 

@@ -25,6 +25,9 @@ from reportlab.platypus import SimpleDocTemplate
 from reportlab.platypus import Spacer
 from reportlab.platypus import TableStyle
 
+from collective.asyncreports.i18n import _
+from collective.asyncreports.i18n import format_datetime
+from collective.asyncreports.i18n import in_language
 from collective.asyncreports.rendering import charts
 from collective.asyncreports.rendering import fonts
 from collective.asyncreports.rendering.links import Link
@@ -43,7 +46,7 @@ HEADER_HEIGHT = 12 * mm
 LOGO_HEIGHT = 9 * mm
 LOGO_MAX_WIDTH = 45 * mm
 LINK_COLOR = "#1a4f9c"
-TOTAL_LABEL = "Total"
+TOTAL_LABEL = _("Total")
 FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN
 # What paragraphs get: the frame less its padding (6 points a side).
 TEXT_WIDTH = FRAME_WIDTH - 12
@@ -65,17 +68,23 @@ def is_pdf(data):
     return isinstance(data, (bytes, bytearray)) and bytes(data[:5]) == b"%PDF-"
 
 
-def _text(value):
+def _text(value, language=None):
     """Return ``value`` as cell or paragraph text: None is empty, the rest str().
 
-    Characters a PDF cannot carry are replaced (see :func:`fonts.clean`).
+    Characters a PDF cannot carry are replaced (see :func:`fonts.clean`). A
+    datetime is in ISO 8601, as the inventories always showed them (data, as in
+    CSV: the PDF's own date, in its footer, is the one in the locale's words).
+    With a ``language``, a message of this product's (the totals row's "Total")
+    is translated.
     """
     if value is None:
         return ""
     if isinstance(value, Link):
-        return _text(value.text)
-    if isinstance(value, datetime.datetime):  # as the inventories always showed them
+        return _text(value.text, language)
+    if isinstance(value, datetime.datetime):
         value = value.isoformat(timespec="seconds")
+    elif language is not None:
+        value = in_language(value, language)
     return fonts.clean(_CONTROL_CHARS.sub("", str(value)))
 
 
@@ -125,10 +134,11 @@ def _styles(font_set):
     }
 
 
-def _page_canvas(generated, font_set, header_text, logo):
+def _page_canvas(generated, page_label, font_set, header_text, logo):
     """Return a canvas class whose pages carry a footer and, if given, a header.
 
-    The footer has "Page N of M" and ``generated``; the header
+    The footer has ``page_label(number, total)`` ("Page N of M") and
+    ``generated``; the header
     ``header_text`` and the ``logo`` (an ImageReader), either may be None.
     The total page count is known only at the end, so the canvas holds every
     page back and draws all footers when the document is saved.
@@ -171,9 +181,7 @@ def _page_canvas(generated, font_set, header_text, logo):
             self.setFont(font_set.regular, CELL_FONT_SIZE)
             self.setFillColor(colors.grey)
             self.drawString(MARGIN, MARGIN, generated)
-            self.drawRightString(
-                PAGE_SIZE[0] - MARGIN, MARGIN, f"Page {number} of {total}"
-            )
+            self.drawRightString(PAGE_SIZE[0] - MARGIN, MARGIN, page_label(number, total))
             self.restoreState()
 
         def _draw_header(self):
@@ -322,7 +330,7 @@ class Document:
     """
 
     def __init__(self, title, subtitle=None, author=None, subject=None,
-                 header_text=None, logo=None):
+                 header_text=None, logo=None, language=None):
         """Start a document.
 
         :param title: Document title; shown on top and stored as PDF title.
@@ -335,6 +343,10 @@ class Document:
         :param logo: An image (PNG, JPEG or GIF bytes, or a file's path) shown
             on top of every page. None: the worker fills in the site's logo;
             b"" for none. One that cannot be read is left out, with a warning.
+        :param language: The language of the PDF's own words (footer, "Total",
+            "Other"), its dates and its datetime cells, a code such as ``de``.
+            None: the worker fills in the job's (``site_header``); a document
+            made without a worker is in English with ISO 8601 dates.
         """
         self.title = _text(title)
         self.subtitle = None if subtitle is None else _text(subtitle)
@@ -342,21 +354,23 @@ class Document:
         self.subject = None if subject is None else _text(subject)
         self.header_text = None if header_text is None else _text(header_text)
         self.logo = logo
+        self.language = language
         # Blocks are kept as plain data and turned into flowables by to_pdf,
         # because ReportLab consumes flowables while laying them out.
         self._blocks = []
 
     def fill_in(self, **values):
-        """Set each of ``author``, ``header_text``, ``logo`` given that is still None.
+        """Set each of ``author``, ``header_text``, ``logo``, ``language`` given that is
+        still None.
 
         The worker calls it with the job's owner and the site's header, so
         what a report set itself wins.
         """
         for name, value in values.items():
-            if name not in ("author", "header_text", "logo"):
+            if name not in ("author", "header_text", "logo", "language"):
                 raise TypeError(f"fill_in() got an unexpected argument {name!r}")
             if getattr(self, name) is None and value is not None:
-                setattr(self, name, value if name == "logo" else _text(value))
+                setattr(self, name, value if name in ("logo", "language") else _text(value))
 
     def heading(self, text, level=1):
         """Add a heading; it is also a bookmark of the PDF's outline.
@@ -491,7 +505,16 @@ class Document:
         elif generated_at.tzinfo is None:
             generated_at = generated_at.replace(tzinfo=datetime.UTC)
         generated_at = generated_at.astimezone(datetime.UTC)
-        generated = "Generated " + generated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        language = self.language
+        if language is None:
+            stamp = generated_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        else:
+            stamp = format_datetime(generated_at, language)
+        generated = in_language(_("Generated ${date}", mapping={"date": stamp}), language)
+
+        def page_label(number, total):
+            return in_language(_("Page ${number} of ${total}",
+                                 mapping={"number": number, "total": total}), language)
 
         font_set = fonts.font_set()
         logo = _logo_image(self.logo)
@@ -514,7 +537,7 @@ class Document:
         )
         template.build(
             self._flowables(_styles(font_set), font_set),
-            canvasmaker=_page_canvas(generated, font_set, self.header_text, logo),
+            canvasmaker=_page_canvas(generated, page_label, font_set, self.header_text, logo),
         )
         return output.getvalue()
 
@@ -537,12 +560,14 @@ class Document:
                 flowables.append(Spacer(1, data[0]))
             elif kind == "chart":
                 flowables.append(Spacer(1, 4))
-                flowables.append(charts.drawing(data[0], font_set, TEXT_WIDTH, _text))
+                flowables.append(charts.drawing(data[0], font_set, TEXT_WIDTH, _text,
+                                                self.language))
                 flowables.append(Spacer(1, 8))
             else:
                 header, values, col_widths, totals, _ = data
                 flowables.append(_table_flowable(
-                    header, values, totals, col_widths, styles=styles, font_set=font_set))
+                    header, values, totals, col_widths, styles=styles, font_set=font_set,
+                    language=self.language))
         return flowables
 
 
@@ -563,11 +588,11 @@ def _cell(text, text_width, width, style, font_set, url=None):
     return _paragraph(text, style, font_set, inner, url=url)
 
 
-def _table_flowable(header, values, totals, col_widths, styles, font_set):
+def _table_flowable(header, values, totals, col_widths, styles, font_set, language=None):
     """Return a table flowable for :meth:`Document.table`: header, rows, totals."""
     rows = [*values, totals] if totals is not None else list(values)
-    texts = [[_text(cell) for cell in header]]
-    texts.extend([_text(cell) for cell in row] for row in rows)
+    texts = [[_text(cell, language) for cell in header]]
+    texts.extend([_text(cell, language) for cell in row] for row in rows)
     # Each text is measured once, for the column widths and the cell kind.
     measure = font_set.width
     bold, regular = font_set.bold, font_set.regular

@@ -43,6 +43,7 @@ import io
 import re
 from typing import NamedTuple
 
+from collective.asyncreports.i18n import in_language
 from collective.asyncreports.rendering.document import is_pdf
 from collective.asyncreports.rendering.links import Link
 from collective.asyncreports.rendering.links import link_url
@@ -185,13 +186,13 @@ def to_xlsx(document):
                 sheet.append([xlsx_cell(sheet, line)])
     for table in tables:
         sheet = workbook.create_sheet(sheet_name(table.heading or document.title, taken))
-        _write_table(sheet, table)
+        _write_table(sheet, table, document.language)
     output = io.BytesIO()
     workbook.save(output)
     return output.getvalue()
 
 
-def _write_table(sheet, table):
+def _write_table(sheet, table, language=None):
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
 
@@ -213,7 +214,8 @@ def _write_table(sheet, table):
     for row in table.rows:
         sheet.append([xlsx_cell(sheet, value) for value in row])
     if table.totals is not None:
-        totals = [xlsx_cell(sheet, value) for value in table.totals]
+        # Its "Total" in the document's language, as in the PDF.
+        totals = [xlsx_cell(sheet, in_language(value, language)) for value in table.totals]
         for cell in totals:
             cell.font = bold
         sheet.append(totals)

@@ -1,4 +1,4 @@
-"""What the worker fills into a report's Document: its author and page header.
+"""What the worker fills into a report's Document: its author, page header and language.
 
 The one place that says where they come from (``document_defaults``):
 
@@ -7,13 +7,21 @@ The one place that says where they come from (``document_defaults``):
 - header text: in a Plone site the site's title (``plone.site_title``, else
   the site's Title()), in plain Zope the queue's title;
 - logo: in a Plone site the logo set in Site Setup (``plone.site_logo``),
-  in plain Zope none.
+  in plain Zope none;
+- language (the PDF's own words and dates, and the synthetic request's, so
+  ``translate(message, context=request)`` in a report gives it too): the
+  owner's Plone member property ``language`` when set, else the site's
+  (``plone.default_language``), else English (plain Zope, or a queue outside
+  a Plone site). It is read when the job runs, not when it is queued, so a
+  scheduled run follows a changed preference, and a job needs no new field.
 
 A report that sets any of them itself keeps its own (``Document.fill_in``).
 """
 
 import logging
 
+from collective.asyncreports.i18n import DEFAULT_LANGUAGE
+from collective.asyncreports.i18n import normalized
 from collective.asyncreports.sites import nearest_site
 
 
@@ -21,18 +29,32 @@ logger = logging.getLogger(__name__)
 
 
 def document_defaults(queue, user):
-    """Return ``{"author", "header_text", "logo"}`` for a job of ``user`` on ``queue``.
+    """Return ``{"author", "header_text", "logo", "language"}`` for a job of ``user``
+    on ``queue``.
 
     :param queue: The job's queue (its site decides the header).
     :param user: The job's owner, a Zope or Plone user.
-    :returns: A dict for ``exports.export(defaults=...)``; values may be None.
+    :returns: A dict for ``exports.export(defaults=...)``; values but the
+        language may be None.
     """
     site = nearest_site(queue)
     if _is_plone_site(site):
         header_text, logo = _plone_header(site)
+        language = member_language(user) or _plone_language(site)
     else:
         header_text, logo = (getattr(queue, "title", "") or None), None
-    return {"author": author_name(user), "header_text": header_text, "logo": logo}
+        language = None
+    return {"author": author_name(user), "header_text": header_text, "logo": logo,
+            "language": normalized(language) or DEFAULT_LANGUAGE}
+
+
+def member_language(user):
+    """The user's ``language`` property (a Plone member's preference), or None."""
+    get_property = getattr(user, "getProperty", None)
+    if get_property is None:
+        return None
+    language = get_property("language", None)
+    return language if isinstance(language, str) and language.strip() else None
 
 
 def author_name(user):
@@ -51,6 +73,15 @@ def _is_plone_site(site):
     except ImportError:  # plain Zope
         return False
     return site is not None and IPloneSiteRoot.providedBy(site)
+
+
+def _plone_language(site):
+    """The Plone site's language (Site Setup > Language), or None."""
+    from plone.registry.interfaces import IRegistry
+    from zope.component import queryUtility
+
+    registry = queryUtility(IRegistry, context=site)
+    return registry.get("plone.default_language") if registry is not None else None
 
 
 def _plone_header(site):

@@ -9,6 +9,8 @@ from zope import schema
 from zope.interface import Interface
 
 from collective.asyncreports import permissions
+from collective.asyncreports.i18n import _
+from collective.asyncreports.i18n import say
 from collective.asyncreports.rendering import Document
 from collective.asyncreports.reports.base import ReportType
 
@@ -21,16 +23,16 @@ class IWaitAndReportParameters(Interface):
     """Parameters of the diagnostic report."""
 
     seconds = schema.Int(
-        title="Seconds to wait",
-        description="How long the report waits before it reports (0 to 600).",
+        title=_("Seconds to wait"),
+        description=_("How long the report waits before it reports (0 to 600)."),
         min=0,
         max=600,
         default=5,
     )
 
     fail = schema.Bool(
-        title="Fail after waiting",
-        description="Raise an error instead of making a PDF, to test error logs.",
+        title=_("Fail after waiting"),
+        description=_("Raise an error instead of making a PDF, to test error logs."),
         default=False,
     )
 
@@ -39,8 +41,8 @@ class WaitAndReport(ReportType):
     """Waits, then makes a one-page PDF saying who ran it where; or fails."""
 
     name = "wait-and-report"
-    title = "Wait and report"
-    description = (
+    title = _("Wait and report")
+    description = _(
         "Diagnostics for managers: waits the given time, then makes a one-page "
         "PDF naming the worker, the user and the target, or fails on purpose."
     )
@@ -56,15 +58,19 @@ class WaitAndReport(ReportType):
             time.sleep(min(remaining, 0.1))
         if parameters["fail"]:
             raise DiagnosticFailure(f"failed on purpose after waiting {seconds}s")
-        document = Document(self.title)
+        def t(message):
+            return say(message, request)
+
+        document = Document(t(self.title))
         document.table(
-            ["What", "Value"],
+            [t(_("What")), t(_("Value"))],
             [
-                ["Waited", f"{seconds} s"],
-                ["Started", time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))],
-                ["Ran as", getSecurityManager().getUser().getId()],
-                ["Target", context.absolute_url()],
-                ["Worker", f"{socket.gethostname()} pid {os.getpid()}"],
+                [t(_("Waited")), f"{seconds} s"],
+                [t(_("Started")),
+                 time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))],
+                [t(_("Ran as")), getSecurityManager().getUser().getId()],
+                [t(_("Target")), context.absolute_url()],
+                [t(_("Worker")), f"{socket.gethostname()} pid {os.getpid()}"],
             ],
         )
         return document

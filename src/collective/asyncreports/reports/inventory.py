@@ -11,6 +11,8 @@ from OFS.interfaces import IObjectManager
 from zope import schema
 from zope.interface import Interface
 
+from collective.asyncreports.i18n import _
+from collective.asyncreports.i18n import say
 from collective.asyncreports.rendering import Document
 from collective.asyncreports.reports.base import ReportType
 
@@ -19,9 +21,9 @@ ACCESS_CONTENTS_INFORMATION = "Access contents information"
 # Plone's own: a Site Administrator has it, an Editor does not.
 MANAGE_PORTAL = "Manage portal"
 
-HEADER = ("Id", "Meta type", "Title", "Last modified (UTC)", "Size")
-SUMMARY_HEADER = ("Meta type", "Count", "Total size")
-PLONE_UNAVAILABLE = (
+HEADER = (_("Id"), _("Meta type"), _("Title"), _("Last modified (UTC)"), _("Size"))
+SUMMARY_HEADER = (_("Meta type"), _("Count"), _("Total size"))
+PLONE_UNAVAILABLE = _(
     "in a Plone site it lists what Plone hides (its tools and user folders), "
     "for those who may manage the site only"
 )
@@ -31,8 +33,8 @@ class IObjectInventoryParameters(Interface):
     """Parameters of the object inventory."""
 
     depth = schema.Int(
-        title="Depth",
-        description=(
+        title=_("Depth"),
+        description=_(
             "How many levels below the target to list; 1 lists only the "
             "objects directly inside it."
         ),
@@ -42,8 +44,8 @@ class IObjectInventoryParameters(Interface):
     )
 
     max_items = schema.Int(
-        title="Maximum number of objects",
-        description="The report stops listing after this many objects.",
+        title=_("Maximum number of objects"),
+        description=_("The report stops listing after this many objects."),
         min=1,
         max=100000,
         default=5000,
@@ -59,8 +61,8 @@ class ObjectInventory(ReportType):
     """
 
     name = "object-inventory"
-    title = "Object inventory"
-    description = (
+    title = _("Object inventory")
+    description = _(
         "Lists the objects inside a folder and its subfolders, with their "
         "type, title, last modification and size, and counts and sizes per "
         "meta type."
@@ -83,13 +85,13 @@ class ObjectInventory(ReportType):
         """Say why :meth:`available` is false for ``context``, for the refusal."""
         if IObjectManager.providedBy(context) and _in_plone_site(context):
             return PLONE_UNAVAILABLE
-        return "it lists the contents of folders only"
+        return _("it lists the contents of folders only")
 
     def render(self, context, request, parameters):
         """Build the inventory of ``context``.
 
         :param context: The folder to list.
-        :param request: Unused.
+        :param request: The synthetic request, in the job's language.
         :param parameters: Dict with ``depth`` and ``max_items``.
         :returns: A Document.
         """
@@ -102,28 +104,31 @@ class ObjectInventory(ReportType):
         truncated = len(rows) > max_items
         del rows[max_items:]
 
-        document = Document(self.title)
+        def t(message):
+            return say(message, request)
+
+        document = Document(t(self.title))
         target = "/".join(context.getPhysicalPath()) or "/"
-        document.paragraph(
-            f"Target: {target}. Depth: {depth}. Objects listed: {len(rows)}."
-        )
+        document.paragraph(t(_(
+            "Target: ${target}. Depth: ${depth}. Objects listed: ${count}.",
+            mapping={"target": target, "depth": depth, "count": len(rows)})))
         if truncated:
-            document.paragraph(
-                f"The list stops after {max_items} objects (max_items); "
-                "there are more below the target."
-            )
+            document.paragraph(t(_(
+                "The list stops after ${max_items} objects (max_items); "
+                "there are more below the target.", mapping={"max_items": max_items})))
         if rows:
             summary = _per_meta_type(rows)
-            document.heading("Objects per meta type", level=2)
-            document.chart("Objects per meta type", summary.keys(),
-                           [count for count, _ in summary.values()])
-            document.table(SUMMARY_HEADER,
+            per_meta_type = t(_("Objects per meta type"))
+            document.heading(per_meta_type, level=2)
+            document.chart(per_meta_type, summary.keys(),
+                           [count for count, _size in summary.values()])
+            document.table([t(title) for title in SUMMARY_HEADER],
                            [(meta_type, *numbers) for meta_type, numbers in summary.items()],
                            totals=True)
-            document.heading("Objects", level=2)
-            document.table(HEADER, rows, main=True)
+            document.heading(t(_("Objects")), level=2)
+            document.table([t(title) for title in HEADER], rows, main=True)
         else:
-            document.paragraph("There are no objects here that you may see.")
+            document.paragraph(t(_("There are no objects here that you may see.")))
         return document
 
 

@@ -12,6 +12,7 @@ from zope.globalrequest import setRequest
 
 from collective.asyncreports import logger
 from collective.asyncreports.errors import LeaseLost
+from collective.asyncreports.i18n import use_language
 from collective.asyncreports.rendering import exports
 from collective.asyncreports.rendering.site_header import document_defaults
 from collective.asyncreports.reports.formats import check_format
@@ -209,10 +210,13 @@ class JobRunner:
             handle = self.board.new(claim)
             handle.attempt, handle.owner_id = job.attempts, job.owner_id
             result_format = check_format(report, job.format)  # as at submit time
+            defaults = document_defaults(queue, user)
+            # The report's language: its Document's and, for the report's own
+            # translate(..., context=request), the request's.
+            use_language(app.REQUEST, defaults["language"])
             with self.board.running(handle), self.watchdog.rendering(job_id, limit):
                 rendered = report.render(target, app.REQUEST, params)
-                data = exports.export(rendered, result_format,
-                                      defaults=document_defaults(queue, user))
+                data = exports.export(rendered, result_format, defaults=defaults)
             return Rendered(claim, started, app, data,
                             result_filename(report, target, params, result_format), user,
                             exports.FORMATS[result_format].content_type)

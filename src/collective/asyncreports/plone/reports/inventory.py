@@ -6,6 +6,8 @@ from Products.CMFCore.utils import getToolByName
 from zope import schema
 from zope.interface import Interface
 
+from collective.asyncreports.i18n import _
+from collective.asyncreports.i18n import say
 from collective.asyncreports.plone.reports import is_plone_folder
 from collective.asyncreports.plone.reports import modified
 from collective.asyncreports.rendering import Document
@@ -17,8 +19,8 @@ class IContentInventoryParameters(Interface):
     """Parameters of the content inventory."""
 
     max_items = schema.Int(
-        title="Maximum number of items in the table",
-        description="The counts always cover everything; the table stops here.",
+        title=_("Maximum number of items in the table"),
+        description=_("The counts always cover everything; the table stops here."),
         min=1,
         max=100000,
         default=2000,
@@ -33,8 +35,8 @@ class ContentInventory(ReportType):
     """
 
     name = "content-inventory"
-    title = "Content inventory"
-    description = (
+    title = _("Content inventory")
+    description = _(
         "Everything below this folder: counts per content type and review "
         "state, with charts and totals, and a table of title (linked to the "
         "item), path, last modification and creator."
@@ -49,7 +51,8 @@ class ContentInventory(ReportType):
         """Build the inventory of ``context``.
 
         :param context: The folder to inventory.
-        :param request: The synthetic request (its public URL makes the links).
+        :param request: The synthetic request (its public URL makes the links; in
+            the job's language).
         :param parameters: Dict with ``max_items``.
         :returns: A Document.
         """
@@ -58,25 +61,30 @@ class ContentInventory(ReportType):
         brains = catalog.searchResults(path={"query": path}, sort_on="path")
         counts = Counter((brain.portal_type, brain.review_state or "-") for brain in brains)
 
-        document = Document(f"{self.title}: {context.Title() or context.getId()}",
-                            subject=f"Content below {path}")
-        document.paragraph(
-            f"Target: {context.absolute_url()}. Items found: {len(brains)}.")
+        def t(message):
+            return say(message, request)
+
+        document = Document(f"{t(self.title)}: {context.Title() or context.getId()}",
+                            subject=t(_("Content below ${path}", mapping={"path": path})))
+        document.paragraph(t(_("Target: ${url}. Items found: ${count}.",
+                               mapping={"url": context.absolute_url(), "count": len(brains)})))
+        type_, state, count = t(_("Type")), t(_("Review state")), t(_("Count"))
         for heading, title, kind, position in (
-            ("Items per type", "Type", "bar", 0),
-            ("Items per review state", "Review state", "pie", 1),
+            (t(_("Items per type")), type_, "bar", 0),
+            (t(_("Items per review state")), state, "pie", 1),
         ):
             totals = _count_by(counts, position)
             document.heading(heading, level=2)
             document.chart(heading, totals.keys(), totals.values(), kind=kind)
-            document.table((title, "Count"), totals.items(), totals=True)
-        document.heading("Items per type and state", level=2)
+            document.table((title, count), totals.items(), totals=True)
+        document.heading(t(_("Items per type and state")), level=2)
         document.table(
-            ("Type", "Review state", "Count"),
-            [(kind, state, count) for (kind, state), count in sorted(counts.items())],
+            (type_, state, count),
+            [(kind, review_state, number)
+             for (kind, review_state), number in sorted(counts.items())],
             totals=True,
         )
-        document.heading("Items", level=2)
+        document.heading(t(_("Items")), level=2)
         max_items = parameters["max_items"]
         rows = [
             (Link(brain.Title or brain.getId, brain.getURL()), brain.getPath(),
@@ -84,9 +92,11 @@ class ContentInventory(ReportType):
             for brain in brains[:max_items]
         ]
         if rows:
-            document.table(("Title", "Path", "Modified (UTC)", "Creator"), rows, main=True)
+            document.table((t(_("Title")), t(_("Path")), t(_("Modified (UTC)")),
+                            t(_("Creator"))), rows, main=True)
         if len(brains) > max_items:
-            document.paragraph(f"The table stops after {max_items} of {len(brains)} items.")
+            document.paragraph(t(_("The table stops after ${max_items} of ${count} items.",
+                                   mapping={"max_items": max_items, "count": len(brains)})))
         return document
 
 

@@ -3,6 +3,8 @@
 from Products.CMFCore.utils import getToolByName
 from zope.interface import Interface
 
+from collective.asyncreports.i18n import _
+from collective.asyncreports.i18n import say
 from collective.asyncreports.plone.reports import is_plone_folder
 from collective.asyncreports.plone.reports import modified
 from collective.asyncreports.rendering import Document
@@ -10,15 +12,16 @@ from collective.asyncreports.rendering import Link
 from collective.asyncreports.reports.base import ReportType
 
 
-HEADER = ("Title", "Id", "Type", "State", "Modified (UTC)", "Creator", "Description")
+HEADER = (_("Title"), _("Id"), _("Type"), _("State"), _("Modified (UTC)"), _("Creator"),
+          _("Description"))
 
 
 class FolderSummary(ReportType):
     """Lists a folder's items in their folder order, as the user may see them."""
 
     name = "folder-summary"
-    title = "Folder summary"
-    description = (
+    title = _("Folder summary")
+    description = _(
         "The items in this folder, in folder order, with type, review state, "
         "last modification, creator and description."
     )
@@ -32,7 +35,7 @@ class FolderSummary(ReportType):
         """Build the summary of ``context``.
 
         :param context: The folder.
-        :param request: The synthetic request (unused).
+        :param request: The synthetic request, in the job's language.
         :param parameters: Empty; this report takes none.
         :returns: A Document.
         """
@@ -40,8 +43,12 @@ class FolderSummary(ReportType):
         path = "/".join(context.getPhysicalPath())
         brains = catalog.searchResults(
             path={"query": path, "depth": 1}, sort_on="getObjPositionInParent")
-        document = Document(f"{self.title}: {context.Title() or context.getId()}")
-        document.paragraph(f"Folder: {context.absolute_url()}. Items: {len(brains)}.")
+        def t(message):
+            return say(message, request)
+
+        document = Document(f"{t(self.title)}: {context.Title() or context.getId()}")
+        document.paragraph(t(_("Folder: ${url}. Items: ${count}.",
+                               mapping={"url": context.absolute_url(), "count": len(brains)})))
         if context.Description():
             document.paragraph(context.Description())
         rows = [
@@ -57,7 +64,7 @@ class FolderSummary(ReportType):
             for brain in brains
         ]
         if rows:
-            document.table(HEADER, rows)
+            document.table([t(title) for title in HEADER], rows)
         else:
-            document.paragraph("This folder holds nothing you may see.")
+            document.paragraph(t(_("This folder holds nothing you may see.")))
         return document
