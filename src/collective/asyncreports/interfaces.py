@@ -63,3 +63,24 @@ class IAsyncReportQueue(Interface):
 
     def purge(job_ids=None, older_than=None, states=None):
         """Remove finished jobs and their results; return the removed jobs."""
+
+
+class IWakeSource(Interface):
+    """How a worker with nothing to claim sleeps until a commit may have made a
+    job due (``collective.asyncreports.wakeup``): one per storage kind."""
+
+    def arm():
+        """Begin a round: forget earlier wake-ups. Called before the worker
+        looks at its queues, so that a commit made while it looks ends the
+        ``wait`` that follows at once."""
+
+    def wait(timeout):
+        """Sleep until a commit since ``arm()`` may have made a job due, until
+        ``interrupt()``, or ``timeout`` seconds (the poll interval: the
+        fallback when no wake-up comes). True when woken by a commit."""
+
+    def interrupt():
+        """End a ``wait`` now, and every later one at once: the worker stops."""
+
+    def close():
+        """Let go of what the source holds (a LISTEN connection)."""

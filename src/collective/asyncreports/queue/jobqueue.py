@@ -31,6 +31,7 @@ from collective.asyncreports.queue.states import FINAL_STATES
 from collective.asyncreports.queue.states import QUEUED
 from collective.asyncreports.queue.states import RUNNING
 from collective.asyncreports.queue.transitions import Transitions
+from collective.asyncreports.wakeup import job_due
 
 
 def _job_id(now):
@@ -175,6 +176,7 @@ class JobQueue(Transitions, Leases, Retention, Limits, Persistent):
         if dedup_key is not None:
             self._dedup[dedup_key] = job_id
         job.add_event(now, actor or owner_id, "queued", f"report {report} on {path}")
+        job_due(self)
         return job
 
     def queued_with(self, dedup_key):

@@ -17,6 +17,7 @@ from collective.asyncreports.queue.states import FAILED
 from collective.asyncreports.queue.states import FINAL_STATES
 from collective.asyncreports.queue.states import QUEUED
 from collective.asyncreports.queue.states import RUNNING
+from collective.asyncreports.wakeup import job_due
 
 
 class Ended(enum.Enum):
@@ -278,6 +279,12 @@ class Transitions:
         if (old in FINAL_STATES) != (state in FINAL_STATES):
             self._active_changed(job, state not in FINAL_STATES)
         job.add_event(now, actor, event, detail)
+        # Due (again), or a worker and its report's concurrency slot free for
+        # a waiting job: sleeping workers look once this commits.
+        if state == QUEUED:
+            job_due(self)
+        elif old == RUNNING:
+            job_due(self, only_if=self._counts[QUEUED])
 
     def _filed(self, job):
         """The index a job is filed in for its state, and its key there.

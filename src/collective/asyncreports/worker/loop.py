@@ -1,4 +1,5 @@
-"""The worker loop: reap, claim, run batches in a thread pool; sleep until the next commit."""
+"""The worker loop: reap, claim, run batches in a thread pool; sleep until the next commit
+(the storage's wake source, see ``collective.asyncreports.wakeup``)."""
 
 import os
 import random
@@ -13,6 +14,7 @@ from ZODB.POSException import ConflictError
 from collective.asyncreports import logger
 from collective.asyncreports.errors import LeaseLost
 from collective.asyncreports.queue.states import FAILED
+from collective.asyncreports.wakeup.sources import wake_source
 from collective.asyncreports.worker import queue_steps
 from collective.asyncreports.worker import schedules_step
 from collective.asyncreports.worker.batches import STUCK_SECONDS
@@ -35,7 +37,6 @@ from collective.asyncreports.worker.session import Session
 from collective.asyncreports.worker.watchdog import Watchdog
 
 
-WAKE_CHECK_SECONDS = 0.05
 # The last write of a stopping worker (its final counts) waits this long for
 # the database, which may be down.
 STOPPING_WRITE_SECONDS = 10.0
@@ -104,10 +105,13 @@ class Worker:
         self.seen = {}
         self.session = Session(db)
         self.schedule_timer = schedules_step.ScheduleTimer()
+        # What an idle worker sleeps in until a commit may have made a job due.
+        self.wake = wake_source(db)
 
     def stop(self):
         """Stop claiming; running jobs may finish for ``grace`` seconds."""
         self.stopping.set()
+        self.wake.interrupt()
 
     def queue_paths(self):
         """The queues this worker serves: the ones asked for, else every registered one."""
@@ -162,6 +166,7 @@ class Worker:
             self.heartbeat.stop()
             if self._safely(self.stopped, paths):
                 self.session.close()
+            self.wake.close()
         self.stopped_at.set()
         logger.info("worker %s stopped after %d job(s)", self.worker_id, self.jobs_run)
         return self.exit_code
@@ -213,6 +218,8 @@ class Worker:
 
     def _serve_once(self, paths):
         """Reap, claim, then wait for a batch to end or new work; False when done (once)."""
+        # Before looking at the queues: a commit made while we look ends the wait below.
+        self.wake.arm()
         if self.reaped_at is None or time.monotonic() - self.reaped_at >= self.reap_every:
             self.reap(paths)
         if self.schedule_timer.due():  # their jobs are claimed below, by any worker
@@ -230,7 +237,7 @@ class Worker:
             return False
         else:
             self._give_back_memory()
-            self._wait_for_work(self._next_wait(paths))
+            self.wake.wait(self._next_wait(paths))
         return True
 
     def _purge_when_quiet(self, paths):
@@ -343,15 +350,6 @@ class Worker:
             "jobs_failed": self.outcomes.get(FAILED, 0),
             "last_job_id": self.last_job_id,
         }
-
-    def _wait_for_work(self, timeout):
-        """Sleep until another client commits (ZEO invalidation) or ``timeout``."""
-        last = self.db.lastTransaction()
-        deadline = time.monotonic() + timeout
-        while not self.stopping.is_set() and time.monotonic() < deadline:
-            if self.db.lastTransaction() != last:
-                return
-            time.sleep(WAKE_CHECK_SECONDS)
 
     def _next_wait(self, paths):
         """Seconds until the next queued job becomes due, capped by the poll interval."""
