@@ -8,6 +8,7 @@ trimmed (results/errorlog.py).
 import time
 
 from collective.asyncreports.errors import UnknownReport
+from collective.asyncreports.i18n import say
 from collective.asyncreports.queue.position import standing
 from collective.asyncreports.queue.states import RUNNING
 from collective.asyncreports.reports.registry import get_report
@@ -58,18 +59,20 @@ def moment(timestamp, local_time=when):
 
 
 def report_title(name):
-    """The title of the report type ``name``; the name itself for an unknown one
-    (a report whose add-on was removed since the job was queued)."""
+    """The title of the report type ``name`` in the request's language; the name
+    itself for an unknown one (a report whose add-on was removed since the job was
+    queued)."""
     report = _report(name)
-    return name if report is None else str(report.title)
+    return name if report is None else str(say(report.title))
 
 
 def parameter_titles(name):
-    """``{parameter name: its title}`` of the report type ``name`` ({} for an unknown one)."""
+    """``{parameter name: its title}`` of the report type ``name``, in the request's
+    language ({} for an unknown one)."""
     report = _report(name)
     if report is None:
         return {}
-    return {field_name: str(field.title or field_name)
+    return {field_name: str(say(field.title) or field_name)
             for field_name, field in schema_fields(report)}
 
 

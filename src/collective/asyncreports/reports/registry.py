@@ -34,6 +34,8 @@ from zope.schema.interfaces import WrongType
 from collective.asyncreports import logger
 from collective.asyncreports.errors import InvalidParameters
 from collective.asyncreports.errors import UnknownReport
+from collective.asyncreports.i18n import _
+from collective.asyncreports.i18n import say
 from collective.asyncreports.reports.interfaces import IReportType
 from collective.asyncreports.validation import text_problem
 
@@ -69,10 +71,9 @@ def get_report(name):
     report = queryUtility(IReportType, name=name) if name else None
     if report is None:
         known = sorted(known for known, _ in getUtilitiesFor(IReportType) if known)
-        listed = ", ".join(known) if known else "none is registered"
-        raise UnknownReport(
-            f"There is no report type {name!r}; known reports: {listed}."
-        )
+        listed = ", ".join(known) if known else say(_("none is registered"))
+        raise UnknownReport(say(_("There is no report type ${name}; known reports: ${known}.",
+                                  mapping={"name": repr(name), "known": listed})))
     return report
 
 
@@ -165,7 +166,7 @@ def parse_parameters(report, raw, context=None):
             continue
         if text is not None and not text.strip() and _required(field):
             # A default would hide that the person left the field empty.
-            problems.append((name, "is required: it was left empty"))
+            problems.append((name, say(_("is required: it was left empty"))))
             continue
         if text is None or not text.strip():
             value, problem = _missing_value(field)
@@ -284,7 +285,7 @@ def _missing_value(field):
     if default is not None and default != field.missing_value:
         return default, None
     if field.required:
-        return None, "is required"
+        return None, say(_("is required"))
     return field.missing_value, None
 
 
@@ -293,7 +294,8 @@ def _value_from_text(field, text):
     if IBool.providedBy(field):
         word = text.strip().lower()
         if word not in TRUE_WORDS | FALSE_WORDS:
-            return None, f"must be yes or no (got {_show(text)})"
+            return None, say(_("must be yes or no (got ${value})",
+                               mapping={"value": _show(text)}))
         value = word in TRUE_WORDS
     elif IChoice.providedBy(field):
         value = _choice_value(field, text)
@@ -355,11 +357,13 @@ def _explain(field, exc, value):
         value = exc.value
     shown = _show(value)
     if isinstance(exc, RequiredMissing):
-        return "is required"
+        return say(_("is required"))
     if isinstance(exc, TooBig):
-        return f"must be at most {_show(exc.bound)} (got {shown})"
+        return say(_("must be at most ${bound} (got ${value})",
+                     mapping={"bound": _show(exc.bound), "value": shown}))
     if isinstance(exc, TooSmall):
-        return f"must be at least {_show(exc.bound)} (got {shown})"
+        return say(_("must be at least ${bound} (got ${value})",
+                     mapping={"bound": _show(exc.bound), "value": shown}))
     if isinstance(exc, (TooLong, TooShort)):
         unit = "characters" if isinstance(value, str) else "items"
         limit = "most" if isinstance(exc, TooLong) else "least"
@@ -369,15 +373,15 @@ def _explain(field, exc, value):
     if IChoice.providedBy(field) and isinstance(exc, ConstraintNotSatisfied):
         return _choice_problem(field, shown)
     if ITextLine.providedBy(field) and isinstance(value, str) and "\n" in value:
-        return "must be a single line"
+        return say(_("must be a single line"))
     if IASCII.providedBy(field) and isinstance(exc, InvalidValue):
         return f"must contain only ASCII characters (got {shown})"
     if isinstance(exc, ValueError) and IIntegral.providedBy(field):
-        return f"must be a whole number (got {shown})"
+        return say(_("must be a whole number (got ${value})", mapping={"value": shown}))
     if isinstance(exc, ValueError) and INumber.providedBy(field):
-        return f"must be a number (got {shown})"
+        return say(_("must be a number (got ${value})", mapping={"value": shown}))
     if isinstance(exc, ConstraintNotSatisfied):
-        return f"is not an allowed value (got {shown})"
+        return say(_("is not an allowed value (got ${value})", mapping={"value": shown}))
     return f"{_describe(exc)} (got {shown})"
 
 
@@ -389,8 +393,9 @@ def _choice_problem(field, shown):
         and len(vocabulary) <= MAX_LISTED_CHOICES
     ):
         tokens = ", ".join(term.token for term in vocabulary)
-        return f"must be one of: {tokens} (got {shown})"
-    return f"is not one of the allowed values (got {shown})"
+        return say(_("must be one of: ${choices} (got ${value})",
+                     mapping={"choices": tokens, "value": shown}))
+    return say(_("is not one of the allowed values (got ${value})", mapping={"value": shown}))
 
 
 def _describe(exc):
