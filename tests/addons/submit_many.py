@@ -1,6 +1,7 @@
-"""Submit N trivial jobs through ZEO, one transaction each (load tests).
+"""Submit N trivial jobs through ZEO or RelStorage, one transaction each (load tests).
 
-Usage: python submit_many.py ZEO_PORT COUNT PREFIX
+Usage: python submit_many.py ZEO_PORT|ZODB_CONF COUNT PREFIX
+(ZODB_CONF: a file with a ``<zodb>`` section, Instance.zodb_config)
 A submission that meets a ConflictError is retried with the same dedup key
 after a short random pause, as a web client would resubmit, so every job is
 queued exactly once.
@@ -12,6 +13,7 @@ import time
 
 import transaction
 import ZEO
+import ZODB.config
 from ZODB.POSException import ConflictError
 
 
@@ -31,8 +33,11 @@ def submit(connection, manager, key, attempts=50):
     raise ConflictError(f"gave up on {key} after {attempts} conflicts, the last: {last}")
 
 
-def main(port, count, prefix):
-    db = ZEO.DB(("127.0.0.1", int(port)))
+def main(database, count, prefix):
+    if database.isdigit():
+        db = ZEO.DB(("127.0.0.1", int(database)))
+    else:
+        db = ZODB.config.databaseFromURL(database)
     manager = transaction.TransactionManager()
     connection = db.open(transaction_manager=manager)
     for number in range(int(count)):

@@ -1,4 +1,8 @@
-"""Scale-out over a real network: a ZEO server and two workers on three "hosts".
+"""Scale-out over a real network: a database server and two workers on their own "hosts".
+
+On ZEO: a ZEO server and two workers on three hosts. With STORAGE=postgresql:
+PostgreSQL on a database host, a web host whose ZODB client queues the jobs,
+and two worker hosts, all RelStorage clients of that one database.
 
 Each host is a Linux network namespace with a private address on one virtual
 LAN (a bridge in a fourth namespace, so no firewall of this machine sees the
@@ -16,24 +20,34 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 from pathlib import Path
 
-import ZEO
-
 from collective.asyncreports.dev.processes import Instance
 from tests.processes import ADDONS
 from tests.processes import QUEUE
+from tests.processes import STORAGE
+from tests.processes import instance_options
 from tests.processes import queue_in
+from tests.processes import skip_unless_storage
 from tests.processes import wait_for
 
 
 JOBS = 500
-ZEO_PORT = 8100  # every namespace has all its ports free
-HOSTS = ("zeo", "w1", "w2")  # host name -> address .1, .2, .3 on the LAN
+# host name -> address .1, .2, ... on the LAN; the first is the database server's.
+if STORAGE == "postgresql":
+    HOSTS = ("db", "web", "w1", "w2")
+    DB_PORT = 5432  # every namespace has all its ports free
+else:
+    HOSTS = ("zeo", "w1", "w2")
+    DB_PORT = 8100
+SERVER = HOSTS[0]
+ZEO_PORT = DB_PORT
 TEST_LEG = 254  # the test process's address on the LAN
-NAME = re.compile(r"^asr(\d+)-(lan|zeo|w1|w2)$")
+NAME = re.compile(r"^asr(\d+)-(lan|zeo|db|web|w1|w2)$")
+SUBMIT_MANY = ADDONS / "submit_many.py"
 
 
 class NetworkUnavailable(Exception):
@@ -165,6 +179,7 @@ class ScaleOutTests(unittest.TestCase):
     lease_seconds = 30
 
     def setUp(self):
+        skip_unless_storage()
         self.network = Network()
         try:
             self.network.up()
@@ -173,22 +188,24 @@ class ScaleOutTests(unittest.TestCase):
         self.addCleanup(self.network.down)
         self.home = Path(tempfile.mkdtemp(prefix="asyncreports-scaleout-"))
         self.addCleanup(shutil.rmtree, self.home, ignore_errors=True)
-        server = self.network.address("zeo")
+        server = self.network.address(SERVER)
         self.hosts = {
-            host: Instance(self.home / host, ZEO_PORT, 8080, extra_packages=["faultreports"],
+            host: Instance(self.home / host, DB_PORT, 8080, extra_packages=["faultreports"],
                            env={"PYTHONPATH": str(ADDONS)}, zeo_host=server,
-                           command_prefix=self.network.exec_prefix(host))
+                           command_prefix=self.network.exec_prefix(host),
+                           **instance_options(db_clients=[f"{self.network.subnet}.0/24"]))
             for host in HOSTS
         }
         for instance in self.hosts.values():
             instance.write_configuration()
             self.addCleanup(instance.stop_all)
-        self.hosts["zeo"].start_zeo()  # waits until the server answers on its address
+        self.hosts[SERVER].start_database()  # waits until the server answers on its address
         # From the test process, over the LAN: the admin user and the queue.
-        self.hosts["zeo"].bootstrap("--password", "admin-password")
-        # server_sync: each transaction first asks the server, so it sees what a
-        # worker committed just before it exited (the final worker record).
-        self.db = ZEO.DB((server, ZEO_PORT), server_sync=True)
+        self.hosts[SERVER].bootstrap("--password", "admin-password")
+        # ZEO's server_sync: each transaction first asks the server, so it sees what
+        # a worker committed just before it exited (RelStorage polls at every one).
+        self.db = self.hosts[SERVER].open_db(
+            **({"server_sync": True} if STORAGE == "zeo" else {}))
         self.addCleanup(self.db.close)
         with self.queue() as queue:
             jobs = queue.job_queue()
@@ -200,6 +217,17 @@ class ScaleOutTests(unittest.TestCase):
 
     def wait_for(self, predicate, timeout, what):
         return wait_for(predicate, timeout, what)
+
+    def submit_from_the_web_host(self):
+        """The web host's ZODB client queues the jobs, one transaction each, as
+        its requests would (tests/addons/submit_many.py, in its namespace)."""
+        web = self.hosts["web"]
+        config = web.etc / "zodb.conf"
+        config.write_text(web.zodb_config())
+        result = subprocess.run(
+            [*self.network.exec_prefix("web"), sys.executable, str(SUBMIT_MANY), str(config),
+             str(JOBS), "scaleout"], capture_output=True, text=True, timeout=300, env=web.env)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
 
     def log(self, host, name):
         path = self.hosts[host].var / "log" / f"{name}.out"
@@ -219,22 +247,27 @@ class ScaleOutTests(unittest.TestCase):
         for host, worker_id in worker_ids.items():
             # socket.gethostname() in the worker: it runs on its own "host".
             self.assertTrue(worker_id.startswith(f"{network.namespace(host)}:"), worker_id)
-            self.assertIn(f"server {network.address('zeo')}:{ZEO_PORT}",
+            address = network.address(SERVER)
+            self.assertIn(f"server {address}:{DB_PORT}" if STORAGE == "zeo"
+                          else f"host='{address}' port='{DB_PORT}'",
                           (self.hosts[host].etc / "zope.conf").read_text())
 
         # The server has a connection from each worker host's address (and ours).
         peers = subprocess.run(
-            [*network.exec_prefix("zeo"), "ss", "-Htn", "state", "established",
-             f"( sport = :{ZEO_PORT} )"], capture_output=True, text=True, check=True).stdout
+            [*network.exec_prefix(SERVER), "ss", "-Htn", "state", "established",
+             f"( sport = :{DB_PORT} )"], capture_output=True, text=True, check=True).stdout
         self.assertEqual(
             {line.split()[-1].rsplit(":", 1)[0] for line in peers.splitlines()},
             {network.address(host) for host in ("w1", "w2", "test")}, peers)
 
-        with self.queue() as queue:  # one transaction: both workers wake to 500 jobs
-            jobs = queue.job_queue()
-            for number in range(JOBS):
-                jobs.enqueue("noop", "/", {}, owner_id="admin", queue_path=QUEUE,
-                             dedup_key=f"scaleout-{number}")
+        if "web" in self.hosts:
+            self.submit_from_the_web_host()
+        else:
+            with self.queue() as queue:  # one transaction: both workers wake to 500 jobs
+                jobs = queue.job_queue()
+                for number in range(JOBS):
+                    jobs.enqueue("noop", "/", {}, owner_id="admin", queue_path=QUEUE,
+                                 dedup_key=f"scaleout-{number}")
 
         def finished():
             with self.queue() as queue:

@@ -25,6 +25,7 @@ DATABASE = "asyncreports"
 USER = "asyncreports"
 # OS users a server started by root may run as, the first that exists.
 SERVER_USERS = ("postgres", "nobody")
+# util-linux's setpriv (Debian: essential) starts the server as that user.
 # Where Debian's postgresql-NN packages put the server's programs.
 DEBIAN_BINDIRS = "/usr/lib/postgresql/*/bin"
 INSTALL_HINT = ("install PostgreSQL's server (as root: `make postgresql-deps`, which installs "
@@ -124,7 +125,11 @@ class Cluster:
                 parent.chmod(mode | 0o001)  # search only: names stay unlisted
 
     def command(self):
-        """The postgres server's command line: one TCP address, no Unix socket."""
+        """The postgres server's command line: one TCP address, no Unix socket.
+
+        As root it starts with ``setpriv`` to the server's user, which execs
+        postgres (its PID is the server's), also behind a command prefix that
+        needs root (``ip netns exec``)."""
         settings = {
             "listen_addresses": self.host,
             "port": self.port,
@@ -136,6 +141,9 @@ class Cluster:
         if not self.durable:
             settings.update(fsync="off", full_page_writes="off")
         args = [self.program("postgres"), "-D", str(self.data)]
+        if self.user is not None:
+            args[:0] = ["setpriv", f"--reuid={self.user.pw_uid}", f"--regid={self.user.pw_gid}",
+                        "--clear-groups", "--"]
         for name, value in settings.items():
             args += ["-c", f"{name}={value}"]
         return args

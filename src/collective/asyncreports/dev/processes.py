@@ -161,8 +161,12 @@ class Instance:
             return ZEO.DB((self.zeo_host, self.zeo_port), **options)
         import ZODB.config
 
-        return ZODB.config.databaseFromString(
-            f"%import relstorage\n<zodb>\n{self.storage_section()}</zodb>\n")
+        return ZODB.config.databaseFromString(self.zodb_config())
+
+    def zodb_config(self):
+        """A ZODB ZConfig text (``<zodb>`` with the storage section) for ZODB.config."""
+        imports = "%import relstorage\n" if self.storage == "postgresql" else ""
+        return f"{imports}<zodb>\n{self.storage_section()}</zodb>\n"
 
     def admin_password(self):
         """The admin password, made on first use and kept in var/ (mode 600)."""
@@ -210,8 +214,7 @@ class Instance:
         on first use). Raises postgresql.Unavailable when it cannot run here."""
         cluster = self.cluster()
         cluster.init()
-        process = self.start("postgresql", cluster.command(), cwd=cluster.folder,
-                             **cluster.run_as_server_user())
+        process = self.start("postgresql", cluster.command(), cwd=cluster.folder)
         try:
             cluster.wait_until_ready(process)
             cluster.create_database()
