@@ -11,8 +11,6 @@ from AccessControl.SecurityManagement import noSecurityManager
 from Acquisition import aq_base
 from zope.component.hooks import setSite
 
-from collective.asyncreports import scheduling
-from collective.asyncreports.actions import keep_job
 from collective.asyncreports.cli.health import queue_problems
 from collective.asyncreports.errors import AsyncReportsError
 from collective.asyncreports.interfaces import IAsyncReportQueue
@@ -23,8 +21,6 @@ from collective.asyncreports.public_url import unknown_url_warning
 from collective.asyncreports.rows import iso_time
 from collective.asyncreports.rows import job_json
 from collective.asyncreports.sites import nearest_site
-from collective.asyncreports.submission import submit_noted
-from collective.asyncreports.users import find_user
 from collective.asyncreports.worker.exit_codes import EXIT_OK
 from collective.asyncreports.worker.exit_codes import EXIT_UNHEALTHY
 
@@ -73,7 +69,15 @@ def command_worker(app, args, out):
     return serve(app._p_jar.db(), args)
 
 
+# Imported by the commands that write, not at the top: they pull in the
+# rendering (ReportLab), which the read-only commands never need and which
+# is a fifth of their start-up (``python -X importtime``).
+
+
 def command_submit(app, args, out):
+    from collective.asyncreports.submission import submit_noted
+    from collective.asyncreports.users import find_user
+
     queue = _find_queue(app, args.queue)
     user = find_user(queue, args.user)
     newSecurityManager(None, user)
@@ -122,6 +126,8 @@ def command_show(app, args, out):
 
 def command_keep(app, args, out):
     """``keep JOB_ID [--off]``, as the CLI's trusted operator (a manager)."""
+    from collective.asyncreports.actions import keep_job
+
     queue = _find_queue(app, args.queue)
     job = queue.job_queue().get(args.job_id)  # JobNotFound: exit 2, as for show
     newSecurityManager(None, _system_manager())
@@ -165,6 +171,9 @@ def command_health(app, args, out):
 def command_schedule(app, args, out):
     """``schedule ACTION``: the queue's schedules, as the CLI's trusted operator
     (a manager); ``add`` makes one owned by ``--user``, after its checks as them."""
+    from collective.asyncreports import scheduling
+    from collective.asyncreports.users import find_user
+
     queue = _find_queue(app, args.queue)
     if args.schedule_command == "add":
         newSecurityManager(None, find_user(queue, args.user))
@@ -197,6 +206,8 @@ def command_schedule(app, args, out):
 
 
 def _list_schedules(queue, args, out):
+    from collective.asyncreports import scheduling
+
     schedules = scheduling.listing(queue)
     if args.json:
         json.dump([scheduling.schedule_json(schedule) for schedule in schedules], out, indent=2)

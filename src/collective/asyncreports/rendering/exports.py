@@ -44,7 +44,6 @@ import re
 from typing import NamedTuple
 
 from collective.asyncreports.i18n import in_language
-from collective.asyncreports.rendering.document import is_pdf
 from collective.asyncreports.rendering.links import Link
 from collective.asyncreports.rendering.links import link_url
 
@@ -106,6 +105,10 @@ def export(rendered, format_name, generated_at=None, defaults=None):
         raise ExportError(f"unknown result format {format_name!r}")
     if isinstance(rendered, (bytes, bytearray)):
         if format_name != PDF.name:
+            # Here, not at the top: rendering.document imports ReportLab, which
+            # code that only names the formats (the CLI's reading commands) never needs.
+            from collective.asyncreports.rendering.document import is_pdf
+
             kind = "a PDF" if is_pdf(rendered) else "bytes"
             raise ExportError(
                 f"the report returned {kind} of its own, which cannot be made into "
