@@ -23,7 +23,7 @@ A NOTIFY sent on another connection after the commit (an after-commit hook)
 would be lost when the process dies between the two, and would need one more
 connection per process and one more round trip per commit. The price of the chosen way is that it
 reaches into RelStorage's two-phase-commit state for the store connection
-(``store_cursor``); tests/integration/test_wakeup_postgresql.py pins that, so a
+(``store_cursor``); tests/system/test_wakeup.py pins that, so a
 RelStorage upgrade that moves it fails there, and the poll interval still
 wakes workers meanwhile.
 
