@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import harness  # noqa: E402
 import scenarios  # noqa: E402
+import scenarios_round2  # noqa: E402
 
 
 # Counts, and time caps that keep a slow build of the code within the time
@@ -56,6 +57,24 @@ FULL = {
     # "ofs": the results folder the product makes; "btree": a BTreeFolder2
     # made by the bench instead, for diagnosis.
     "results_folder": "ofs",
+    # Issue 18 (scenarios_round2.py).
+    "small_jobs": 300,
+    "small_loop": 150,
+    "small_timeout": 120,
+    "big_result_mb": 50,
+    "big_result_timeout": 120,
+    "million_jobs": 1_000_000,
+    "million_batch": 20_000,
+    "million_ops": 100,
+    "million_purge": 100_000,
+    "million_claim_seconds": 5.0,
+    "cli_repeats": 5,
+    "plone_folders": 100,
+    "plone_pages": 100,
+    "plone_timeout": 300,
+    "web_jobs": 2000,
+    "web_clients": 8,
+    "web_timeout": 120,
 }
 
 QUICK = dict(
@@ -75,6 +94,18 @@ QUICK = dict(
     memory_checkpoint=200,
     memory_timeout=15,
     cancel_jobs=6,
+    small_jobs=40,
+    small_loop=30,
+    small_timeout=20,
+    big_result_mb=10,
+    million_jobs=40_000,
+    million_ops=30,
+    million_purge=5_000,
+    million_claim_seconds=2.0,
+    cli_repeats=2,
+    plone_folders=10,
+    plone_pages=50,
+    web_jobs=200,
 )
 
 # name, title, function, needs the raw baseline
@@ -88,7 +119,15 @@ SCENARIOS = [
     ("4", "queue size", "queue_size"),
     ("5", "cost to the web request", "web_cost"),
     ("9", "cancel latency of running reports", "cancel_latency"),
+    ("10", "real small reports, loop vs 1 vs 2 workers", "small_reports"),
+    ("11", "a busy web site: 2 Zope instances, 8 clients, 2 workers", "busy_site"),
+    ("13", "a big result stored", "big_result"),
+    ("15", "CLI read-only commands", "cli"),
+    ("14", "a million jobs", "million_jobs"),
+    ("12", "a big Plone site", "big_plone_site"),
 ]
+# Run only when named in --only (too slow for the full run's 20 minutes).
+ONLY_WHEN_ASKED = {"12", "14"}
 
 COLUMNS = (("scenario", "scenario"), ("figure", "figure"), ("value", "value"),
            ("baseline", "baseline"), ("target", "ratio / target"), ("status", "pass/fail"))
@@ -164,10 +203,11 @@ def main(argv=None):
         if key not in cfg:
             parser.error(f"--set {pair}: unknown key (known: {', '.join(sorted(cfg))})")
         cfg[key] = type(cfg[key])(value)
-    wanted = set(args.only.split(",")) if args.only else {n for n, _, _ in SCENARIOS}
+    wanted = (set(args.only.split(",")) if args.only
+              else {n for n, _, _ in SCENARIOS} - ONLY_WHEN_ASKED)
     if "5" in wanted:
         wanted.add("4")  # the web request runs against the big queue of 4
-    if "2" in wanted:
+    if "2" in wanted or "11" in wanted:
         wanted.add("1")  # throughput is compared with the raw commit rate
 
     started = time.monotonic()
@@ -199,10 +239,10 @@ def main(argv=None):
             log(f"[{time.monotonic() - started:6.1f}s] scenario {number}: {title}")
             step_started = time.monotonic()
             try:
-                call = getattr(scenarios, function)
+                call = getattr(scenarios, function, None) or getattr(scenarios_round2, function)
                 if function == "memory":
                     result = call(bench, cfg, trace=args.trace_memory)
-                elif function == "throughput":
+                elif function in ("throughput", "busy_site"):
                     raw = report["scenarios"].get("1")
                     result = call(bench, cfg, raw)
                 else:
