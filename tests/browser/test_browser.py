@@ -26,6 +26,7 @@ from tests.layers import SITE_MANAGER_PASSWORD
 from tests.layers import ZMI_QUEUE_ID
 from tests.layers import LiveSiteLayer
 from tests.processes import pdf_text
+from tests.processes import queue_in
 
 
 TIMEOUT = 30_000  # ms, for every Playwright wait
@@ -569,6 +570,70 @@ class SiteSetupFlowTests(PloneTestCase):
         expect(page.locator("#content")).to_contain_text("stopped")
         expect(page.locator("#content")).to_contain_text("0 / 1")  # done / failed
         screenshot(page, "plone-workers")
+
+
+class PloneGermanSiteFlowTests(PloneTestCase):
+    """With the site's language German, Generate report, My reports and Site Setup are
+    German, and so is the PDF a worker makes (nobody here has a language of their own)."""
+
+    def set_site_language(self, language):
+        """Site Setup > Language's two records, written over a connection of ours."""
+        with queue_in(self.layer.db, "/Plone/portal_registry") as registry:
+            # The stored values (Records._values): this process has no component
+            # registry for the fields' vocabularies to validate against.
+            registry.records._values["plone.available_languages"] = [language]
+            registry.records._values["plone.default_language"] = language
+
+    def test_generate_report_my_reports_site_setup_and_the_pdf_are_german(self):
+        from playwright.sync_api import expect
+
+        # Logged in first: the login form's labels would be German too.
+        page = self.plone_page("editor", self.instance.editor_password())
+        admin = self.plone_page(SITE_MANAGER, SITE_MANAGER_PASSWORD)
+        self.set_site_language("de")
+        self.addCleanup(self.set_site_language, "en")
+
+        page.goto(f"{self.url}/Plone/demo")
+        page.locator("#plone-contentmenu-actions > a").click()
+        with page.expect_navigation():
+            page.get_by_role("link", name="Bericht erstellen").click()
+        expect(page.get_by_role("heading", name="Bericht erstellen")).to_be_visible()
+        with page.expect_navigation():
+            page.locator(".asyncreports-choices").get_by_role(
+                "link", name="Inhaltsinventar").click()
+        expect(page.get_by_role("heading", name="Inhaltsinventar")).to_be_visible()
+        expect(page.get_by_label("Höchstzahl der Einträge in der Tabelle")).to_be_visible()
+        expect(page.get_by_role("radio", name="Einmal (jetzt)")).to_be_checked()  # Repeat
+        with page.expect_navigation():
+            page.get_by_role("button", name="Bericht einreihen").click()
+        self.assertIn("/@@my-reports", page.url)
+        job_id = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)["job"][0]
+
+        expect(page.get_by_role("heading", name="Meine Berichte")).to_be_visible()
+        row = page.locator(f"tr[data-job='{job_id}']")
+        expect(row.locator("[data-field=state]")).to_contain_text("eingereiht")
+        self.start_worker(PLONE_QUEUE, "plone-worker-de")
+        self.wait_for_state(row.locator("[data-field=state]"), "erledigt", "plone-worker-de")
+        screenshot(page, "plone-my-reports-de")
+        with page.expect_download() as download:
+            row.locator("[data-field=links] a", has_text="PDF").click()
+        text = pdf_text(Path(download.value.path()).read_bytes())
+        for german in ("Inhaltsinventar", "Einträge pro Typ", "Einträge pro Status", "Summe",
+                       "Titel", "Pfad", "Seite 1 von", "Erstellt am"):
+            self.assertIn(german, text)
+        self.assertNotIn("Items per type", text)
+
+        admin.goto(self.url + "/Plone/@@overview-controlpanel")
+        with admin.expect_navigation():
+            admin.locator("a.btn[href$='/@@asyncreports-controlpanel']").click()
+        expect(admin.get_by_role("heading", name="Asynchrone Berichte")).to_be_visible()
+        expect(admin.get_by_label("Aufbewahrung (Tage)")).to_be_visible()
+        with admin.expect_navigation():
+            admin.locator("#content").get_by_role(
+                "link", name="Warteschlange", exact=True).click()
+        expect(admin.locator(f"tr[data-job='{job_id}'] [data-field=state]")).to_have_text(
+            "erledigt")
+        expect(admin.get_by_role("button", name="Bereinigen", exact=True)).to_be_visible()
 
 
 class PloneSchedulesFlowTests(PloneTestCase):

@@ -1,19 +1,23 @@
 """Site Setup > Async reports: the registry settings form."""
 
+from html import escape
+
 from plone.app.registry.browser.controlpanel import ControlPanelFormWrapper
 from plone.app.registry.browser.controlpanel import RegistryEditForm
 from plone.z3cform import layout
 
+from collective.asyncreports.i18n import say
 from collective.asyncreports.plone import _
 from collective.asyncreports.plone.browser import check_text_widgets
 from collective.asyncreports.plone.interfaces import IAsyncReportsSettings
 from collective.asyncreports.plone.queue import SETTINGS_PREFIX
 
 
+# The links above the form: the view and its title.
 NAVIGATION = (
-    '<a href="{url}/@@asyncreports-jobs">Queue</a> · '
-    '<a href="{url}/@@asyncreports-workers">Workers</a> · '
-    '<a href="{url}/@@asyncreports-schedules">Schedules</a>'
+    ("asyncreports-jobs", _("Queue")),
+    ("asyncreports-workers", _("Workers")),
+    ("asyncreports-schedules", _("Schedules")),
 )
 
 
@@ -30,8 +34,11 @@ class SettingsForm(RegistryEditForm):
 
     @property
     def description(self):
-        """Links to the queue and workers views (the wrapper renders it as HTML)."""
-        return NAVIGATION.format(url=self.context.absolute_url())
+        """Links to the queue and workers views, in the page's language (the wrapper
+        renders it as HTML)."""
+        url = self.context.absolute_url()
+        return " · ".join(f'<a href="{url}/@@{view}">{escape(say(title, self.request))}</a>'
+                          for view, title in NAVIGATION)
 
 
 SettingsView = layout.wrap_form(SettingsForm, ControlPanelFormWrapper)

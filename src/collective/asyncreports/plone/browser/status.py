@@ -6,6 +6,8 @@ from Products.Five.browser import BrowserView
 
 from collective.asyncreports import actions
 from collective.asyncreports import validation
+from collective.asyncreports.i18n import _
+from collective.asyncreports.i18n import say
 from collective.asyncreports.plone.browser import job_row
 from collective.asyncreports.plone.browser import require_signed_in
 from collective.asyncreports.plone.browser import site_queue
@@ -33,7 +35,11 @@ class JobStatus(BrowserView):
                 continue
             job = jobs.get(job_id)
             if who.may_see(job):
-                rows.append(job_row(job, self.request, jobs, who.manager, served_with))
+                row = job_row(job, self.request, jobs, who.manager, served_with)
+                # What the listing shows of state_label (a state's name), in the
+                # page's language, as the templates translate it.
+                row["state_title"] = say(_(row["state_label"]), self.request)
+                rows.append(row)
         response = self.request.response
         response.setHeader("Content-Type", "application/json")
         response.setHeader("Cache-Control", "no-store")

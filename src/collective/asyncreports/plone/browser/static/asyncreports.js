@@ -60,10 +60,10 @@
     var state = row.querySelector("[data-field=state]");
     var standing = row.querySelector("[data-field=standing]");
     if (state && standing && state.contains(standing)) {
-      state.firstChild.textContent = job.state_label + " ";
+      state.firstChild.textContent = job.state_title + " ";
       standing.textContent = job.state_text ? "(" + job.state_text + ")" : "";
     } else {
-      if (state) { state.textContent = job.state_label; }
+      if (state) { state.textContent = job.state_title; }
       if (standing) { standing.textContent = job.state_text; }
     }
     var progress = row.querySelector("[data-field=progress]");
