@@ -30,8 +30,14 @@ def known_public_url(queue):
 
 def remember_served_url(queue, url):
     """Record the URL the site is served at (call when a job is queued through
-    the web: that request writes anyway). Writes only when it changed."""
+    the web: that request writes anyway). Writes only when it changed, and
+    not at all when the Server URL is set (it wins): two instances at two
+    addresses would otherwise rewrite the queue object on every submission,
+    and concurrent submissions conflicted on it until one reached its user
+    as a ConflictError (bench scenario 11)."""
     url = (url or "").rstrip("/")
+    if queue.configured_url():
+        return
     if url and getattr(queue, SERVED_URL_ATTRIBUTE, None) != url:
         setattr(queue, SERVED_URL_ATTRIBUTE, url)
 
