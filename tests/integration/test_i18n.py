@@ -67,8 +67,9 @@ class GermanSiteTests(unittest.TestCase):
                      owner_folder="/plone/acl_users", queue_path="/plone/" + QUEUE_ID)
         transaction.commit()
         contents = self.open("@@my-reports", testing.EDITOR).contents
+        # The job's report title and its state too (translated by value).
         for german in ("Meine Berichte", "Meine Zeitpläne", "Eingereiht", "Fortschritt",
-                       "Filtern", "alle"):
+                       "Filtern", "alle", "Inhaltsinventar", ">eingereiht"):
             self.assertIn(german, contents)
         self.assertNotIn(">My reports<", contents)
 
