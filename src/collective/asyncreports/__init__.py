@@ -2,6 +2,7 @@
 
 import logging
 
+from collective.asyncreports import relstorage_errors
 from collective.asyncreports import zeo_oids
 
 
@@ -9,6 +10,8 @@ logger = logging.getLogger("collective.asyncreports")
 
 # Before any ZEO client of this process connects: see zeo_oids.
 zeo_oids.apply()
+# Before any RelStorage client opens: see relstorage_errors.
+relstorage_errors.apply()
 
 
 def initialize(context):

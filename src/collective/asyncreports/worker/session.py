@@ -3,14 +3,17 @@
 Every thread of a worker (the loop, the heartbeat, each job) works through a
 ``Session``: a connection with a transaction manager of its own, so that no
 thread commits or aborts another's changes. A step that fails with a
-``TransientError`` (a ConflictError, or ``ClientDisconnected`` while the ZEO
-server is away) is tried again after a ``Backoff`` pause.
+``TransientError`` (a ConflictError, ``ClientDisconnected`` while the ZEO
+server is away, or RelStorage's ``DatabaseUnavailable``: see relstorage_errors)
+is tried again after a ``Backoff`` pause.
 """
 
 import random
 import time
 
 from transaction import TransactionManager
+from transaction.interfaces import NoTransaction
+from transaction.interfaces import TransientError
 
 
 class Backoff:
@@ -54,10 +57,15 @@ class Session:
     """A connection with a transaction manager of its own.
 
     Also a context manager that closes the session on leaving.
+
+    ``explicit``: a transaction begins only in ``read`` and ``write``, not
+    again as the last one ends. On RelStorage every beginning is a poll of
+    the database: the worker loop's session, idle between its looks, polls
+    once per look, not twice.
     """
 
-    def __init__(self, db):
-        self.manager = TransactionManager()
+    def __init__(self, db, explicit=False):
+        self.manager = TransactionManager(explicit=explicit)
         self.connection = db.open(transaction_manager=self.manager)
 
     def app(self):
@@ -96,10 +104,18 @@ class Session:
         return result
 
     def abort(self):
-        self.manager.abort()
+        try:
+            self.manager.abort()
+        except NoTransaction:
+            pass  # an explicit session between two transactions
 
     def close(self):
-        self.manager.abort()
+        """Abort and close; a database that is away (RelStorage polls it even
+        on abort) does not stop the closing."""
+        try:
+            self.abort()
+        except TransientError:
+            pass
         self.connection.close()
 
     def __enter__(self):
