@@ -592,8 +592,15 @@ class PloneGermanSiteFlowTests(PloneTestCase):
         admin = self.plone_page(SITE_MANAGER, SITE_MANAGER_PASSWORD)
         self.set_site_language("de")
         self.addCleanup(self.set_site_language, "en")
-
-        page.goto(f"{self.url}/Plone/demo")
+        # The instance's connections see the commit once ZEO's invalidation reaches them.
+        deadline = time.monotonic() + 30
+        while True:
+            page.goto(f"{self.url}/Plone/demo")
+            language = page.locator("html").get_attribute("lang")
+            if language == "de" or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        self.assertEqual(language, "de", "the site does not show German")
         page.locator("#plone-contentmenu-actions > a").click()
         with page.expect_navigation():
             page.get_by_role("link", name="Bericht erstellen").click()
