@@ -19,6 +19,7 @@ from collective.asyncreports.queue import DONE
 from collective.asyncreports.queue import QUEUED
 from collective.asyncreports.queue import RUNNING
 from collective.asyncreports.queue import JobQueue
+from tests.processes import zeo_only
 
 
 HOST = "127.0.0.1"
@@ -39,6 +40,7 @@ def _stop(process):
         process.wait()
 
 
+@zeo_only("the queue shared by two ZEO clients")
 class ZEOQueueTests(unittest.TestCase):
     def _start_server(self):
         """Start runzeo on a free port; it is stopped by its PID at cleanup."""

@@ -27,7 +27,10 @@ from collective.asyncreports.dev.processes import python_command
 from collective.asyncreports.queue import WorkerRecord
 from collective.asyncreports.worker.host import host_key
 from collective.asyncreports.worker.host import is_dead_here
+from tests.processes import STORAGE
 from tests.processes import System
+from tests.processes import instance_options
+from tests.processes import skip_unless_storage
 from tests.processes import wait_for
 
 
@@ -177,12 +180,15 @@ class OnceHealthTests(unittest.TestCase):
 
 
 class MakeStopTests(unittest.TestCase):
-    """``make run &`` then ``make stop``, with a job running."""
+    """``make run &`` then ``make stop``, with a job running (on the tests' STORAGE:
+    with PostgreSQL, make stop stops its server too)."""
 
     def setUp(self):
+        skip_unless_storage()
         self.home = Path(tempfile.mkdtemp(prefix="asyncreports-stop-"))
         self.addCleanup(shutil.rmtree, self.home, ignore_errors=True)
-        self.instance = Instance(self.home, free_port(), free_port())
+        self.instance = Instance(self.home, free_port(), free_port(),
+                                 **instance_options(durable=True))
         # One generated password in 64 starts with "-": make run must take it
         # (it once passed it on the bootstrap's command line, as an option).
         self.instance.var.mkdir(parents=True)
@@ -193,7 +199,7 @@ class MakeStopTests(unittest.TestCase):
                 python_command("collective.asyncreports.dev", "run", "--home", self.home,
                                "--zeo-port", self.instance.zeo_port,
                                "--http-port", self.instance.http_port,
-                               "--no-plone", "--grace", "1"),
+                               "--storage", STORAGE, "--no-plone", "--grace", "1"),
                 cwd=self.home, stdout=out, stderr=subprocess.STDOUT, env=child_env(),
                 start_new_session=True)
         self.addCleanup(self.kill_everything)
@@ -215,7 +221,22 @@ class MakeStopTests(unittest.TestCase):
             cwd=self.home, capture_output=True, text=True, timeout=300, env=child_env())
 
     def read_queue(self, step):
-        """``step(queue)`` on the stopped system's Data.fs, read only."""
+        """``step(queue)`` on the stopped system's Data.fs, read only (on PostgreSQL:
+        its cluster, served again for the reading)."""
+        if STORAGE == "postgresql":
+            server = self.instance.start_postgresql()
+            try:
+                db = self.instance.open_db()
+                try:
+                    with db.transaction() as connection:
+                        return step(connection.root()["Application"]["asyncreports"].job_queue())
+                finally:
+                    db.close()
+            finally:
+                self.instance.stop(server)
+                # Instance.start wrote var/run.pids with this process as the launcher;
+                # kill_everything must not take it for the system's.
+                (self.instance.var / "run.pids").unlink(missing_ok=True)
         db = DB(FileStorage(str(self.home / "var" / "Data.fs"), read_only=True))
         try:
             connection = db.open()
@@ -240,13 +261,14 @@ class MakeStopTests(unittest.TestCase):
                  what="the job to start")
         children = [int(line.split()[0]) for line in
                     (self.home / "var" / "run.pids").read_text().splitlines()[1:]]
-        self.assertEqual(len(children), 3)  # zeo, zope, worker
+        self.assertEqual(len(children), 3)  # the database server, zope, worker
         started = time.monotonic()
         stop = self.make_stop()
         self.assertEqual(stop.returncode, 0, stop.stdout + stop.stderr)
         self.assertLess(time.monotonic() - started, 60)
         self.assertEqual(self.launcher.wait(10), 0)
         self.assertEqual([pid for pid in children if _alive(pid)], [])
+        self.assertFalse((self.home / "var" / "run.pids").exists())
         log = worker_log.read_text()
         self.assertNotIn("second signal", log)
         self.assertIn("grace period over: interrupting job(s)", log)
@@ -256,5 +278,4 @@ class MakeStopTests(unittest.TestCase):
         self.assertEqual(job["history"][-1]["event"], "interrupted")
         stopped = self.read_queue(lambda jobs: [r.stopped for r in jobs.workers()])
         self.assertEqual(len(stopped), 1)
-        self.assertIsNotNone(stopped[0], "the worker's last write reached ZEO")
-        self.assertFalse((self.home / "var" / "run.pids").exists())
+        self.assertIsNotNone(stopped[0], "the worker's last write reached the database")

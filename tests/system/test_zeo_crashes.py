@@ -1,8 +1,11 @@
-"""The ZEO server dies at any moment, also inside a commit: the worker keeps going.
+"""The database server dies at any moment, also inside a commit: the worker keeps going.
 
 Real processes: a ZEO server that SIGKILLs itself in tpc_vote or tpc_finish
 (tests/addons/crashingzeo.py) or is SIGKILLed from outside while jobs flow,
-and a real worker that must survive it all without a restart.
+and a real worker that must survive it all without a restart. With
+STORAGE=postgresql the server SIGKILLed from outside is PostgreSQL (all its
+processes, as when its machine dies) and restarted; the tests that need ZEO's
+own server skip.
 """
 
 import os
@@ -11,13 +14,12 @@ import signal
 import time
 import unittest
 
-import ZEO
-
 from collective.asyncreports.dev.processes import python_command
 from collective.asyncreports.dev.processes import wait_for_port
 from tests.processes import ADDONS
 from tests.processes import QUEUE
 from tests.processes import System
+from tests.processes import zeo_only
 
 
 class CrashTestCase(unittest.TestCase):
@@ -50,7 +52,7 @@ class CrashTestCase(unittest.TestCase):
     def reconnect(self):
         """A new client of the test's own: its old one may wait for the dead server."""
         self.system.db.close()
-        self.system.db = ZEO.DB(("127.0.0.1", self.system.instance.zeo_port))
+        self.system.db = self.system.instance.open_db()
 
     def assert_each_job_done_once(self, job_ids, worker, timeout=180):
         system = self.system
@@ -85,12 +87,13 @@ class KilledFromOutsideTests(CrashTestCase):
             time.sleep(rnd.uniform(0.05, 1.0))
             system.kill_zeo()
             time.sleep(rnd.uniform(0, 3))
-            system.instance.start_zeo()
+            system.instance.start_database()
             self.reconnect()
             job_ids += self.submit_many(200)
         self.assert_each_job_done_once(job_ids, worker)
 
 
+@zeo_only("a ZEO server that kills itself inside a commit (tests/addons/crashingzeo.py)")
 class KilledInsideACommitTests(CrashTestCase):
     def crash_at(self, moment, times=3):
         """Let the server kill itself at ``moment`` of the next commits, ``times`` times."""
@@ -123,6 +126,7 @@ class KilledInsideACommitTests(CrashTestCase):
         self.crash_at("finished")
 
 
+@zeo_only("SIGSTOP of the ZEO server: PostgreSQL's backends would go on")
 class StopWhileTheServerHangsTests(CrashTestCase):
     def test_sigterm_while_the_server_is_stopped_mid_commit_ends_the_worker_in_time(self):
         """SIGSTOPped server: every database call waits for ever; a stop must not."""
@@ -142,6 +146,7 @@ class StopWhileTheServerHangsTests(CrashTestCase):
         self.assertIn("stopping without it", system.worker_log(worker))
 
 
+@zeo_only("SIGSTOP of the ZEO server while the worker starts")
 class DiesWhileTheWorkerStartsTests(CrashTestCase):
     def test_zeo_killed_while_a_worker_starts_the_worker_waits_and_serves(self):
         """The server freezes, then dies, while the worker's first reads wait for it."""
