@@ -103,10 +103,11 @@ class Worker:
         # What this worker saw of other workers' heartbeats, per queue: lets it
         # tell a dead worker by its own clock alone (JobQueue.lease_expired).
         self.seen = {}
-        self.session = Session(db)
+        self.session = Session(db, explicit=True)
         self.schedule_timer = schedules_step.ScheduleTimer()
         # What an idle worker sleeps in until a commit may have made a job due.
         self.wake = wake_source(db)
+        self.clock_woke = False  # the last wait ended by the clock, not by a commit
 
     def stop(self):
         """Stop claiming; running jobs may finish for ``grace`` seconds."""
@@ -220,6 +221,8 @@ class Worker:
         """Reap, claim, then wait for a batch to end or new work; False when done (once)."""
         # Before looking at the queues: a commit made while we look ends the wait below.
         self.wake.arm()
+        if self.clock_woke and self._wait_if_nothing_to_do(paths):
+            return True
         if self.reaped_at is None or time.monotonic() - self.reaped_at >= self.reap_every:
             self.reap(paths)
         if self.schedule_timer.due():  # their jobs are claimed below, by any worker
@@ -237,7 +240,30 @@ class Worker:
             return False
         else:
             self._give_back_memory()
-            self.wake.wait(self._next_wait(paths))
+            self.clock_woke = not self.wake.wait(self._next_wait(paths))
+        return True
+
+    def _wait_if_nothing_to_do(self, paths):
+        """Woken by the clock (the poll interval, a job or a tick due): look
+        with one read whether a full round has anything to do; if not, wait
+        again and return True.
+
+        A full round takes about ten transactions (reap, schedules, claim,
+        when the next job is due), and on RelStorage each one begins with a
+        query: an idle worker woken every poll interval would send six
+        queries a second (issue 17's target: at most one). Commits that make
+        a job due end the wait themselves (the wake source); the clock only
+        brings due times, and leases that expire, which need a running job.
+        """
+        self.clock_woke = False
+        checked = self.purge_checked_at
+        if self.once or self.batches or checked is None or (
+                time.monotonic() - checked >= PURGE_CHECK_SECONDS):
+            return False
+        quiet, job_due, tick_due = queue_steps.nothing_to_do(self.session, paths)
+        if not quiet:
+            return False
+        self.clock_woke = not self.wake.wait(self._wait_until(job_due, tick_due))
         return True
 
     def _purge_when_quiet(self, paths):
@@ -353,8 +379,13 @@ class Worker:
 
     def _next_wait(self, paths):
         """Seconds until the next queued job becomes due, capped by the poll interval."""
-        dues = [queue_steps.next_due(self.session, paths),
-                self.schedule_timer.not_before(schedules_step.next_due(self.session, paths))]
+        return self._wait_until(queue_steps.next_due(self.session, paths),
+                                schedules_step.next_due(self.session, paths))
+
+    def _wait_until(self, job_due, tick_due):
+        """Seconds until the next job or schedule tick (epoch seconds, or None)
+        is due, capped by the poll interval."""
+        dues = [job_due, self.schedule_timer.not_before(tick_due)]
         due = min((due for due in dues if due is not None), default=None)
         if due is None:
             return self.poll_interval

@@ -18,7 +18,9 @@ import socket
 from collective.asyncreports import events
 from collective.asyncreports import logger
 from collective.asyncreports.locations import queue_paths
+from collective.asyncreports.queue.schedules import book_of
 from collective.asyncreports.queue.states import FAILED
+from collective.asyncreports.queue.states import RUNNING
 from collective.asyncreports.reports.registry import concurrency_limits
 from collective.asyncreports.worker.claims import claim_spread
 from collective.asyncreports.worker.endings import SubscriberFailed
@@ -50,6 +52,28 @@ def next_due(session, paths):
         dues = [d for d in dues if d is not None]
         return min(dues) if dues else None
     return session.read(earliest)
+
+
+def nothing_to_do(session, paths):
+    """One read for an idle worker that the clock woke: (True, when the next
+    job is due, when the next schedule tick is, epoch seconds or None) when no
+    job and no tick is due and no job runs (no lease that could expire: nothing
+    to reap); (False, None, None) otherwise: the worker makes its full round."""
+    def look(app):
+        jobs_due, ticks_due = [], []
+        for path in paths:
+            jobs = app.unrestrictedTraverse(path).job_queue()
+            book = book_of(jobs)
+            if jobs.due_count(limit=1) or jobs.stats()[RUNNING] or book.due():
+                return False, None, None
+            jobs_due.append(jobs.next_due())
+            ticks_due.append(book.next_due())
+        return True, _earliest(jobs_due), _earliest(ticks_due)
+    return session.read(look)
+
+
+def _earliest(times):
+    return min((time for time in times if time is not None), default=None)
 
 
 def claim(session, worker_id, paths, limit):

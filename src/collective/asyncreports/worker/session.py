@@ -12,6 +12,7 @@ import random
 import time
 
 from transaction import TransactionManager
+from transaction.interfaces import AlreadyInTransaction
 from transaction.interfaces import NoTransaction
 from transaction.interfaces import TransientError
 
@@ -53,6 +54,36 @@ CONTROL_BACKOFF = Backoff(0.005, 0.05)
 CONTROL_ATTEMPTS = 5
 
 
+class ExplicitTransactionManager(TransactionManager):
+    """A transaction manager in explicit mode (transactions begin only by
+    ``begin()``) whose ``abort()`` between transactions does nothing: the
+    session's own, and ``DB.close()``'s, which aborts every connection's."""
+
+    def __init__(self):
+        super().__init__(explicit=True)
+
+    def abort(self):
+        try:
+            super().abort()
+        except NoTransaction:
+            pass
+
+    def begin(self):
+        try:
+            return super().begin()
+        except AlreadyInTransaction:
+            raise
+        except BaseException:
+            # The transaction is made before its synchs run, and RelStorage's
+            # polls in one (DatabaseUnavailable while PostgreSQL restarts): end
+            # it, or every later begin() raises AlreadyInTransaction.
+            try:
+                self.abort()
+            except Exception:  # noqa: S110 - the database is away; begin() says why
+                pass
+            raise
+
+
 class Session:
     """A connection with a transaction manager of its own.
 
@@ -65,7 +96,7 @@ class Session:
     """
 
     def __init__(self, db, explicit=False):
-        self.manager = TransactionManager(explicit=explicit)
+        self.manager = ExplicitTransactionManager() if explicit else TransactionManager()
         self.connection = db.open(transaction_manager=self.manager)
 
     def app(self):
@@ -104,10 +135,7 @@ class Session:
         return result
 
     def abort(self):
-        try:
-            self.manager.abort()
-        except NoTransaction:
-            pass  # an explicit session between two transactions
+        self.manager.abort()
 
     def close(self):
         """Abort and close; a database that is away (RelStorage polls it even
