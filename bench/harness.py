@@ -1,4 +1,5 @@
-"""The bench's own system: a temp home, a ZEO server, workers, and a ZEO client.
+"""The bench's own system: a temp home, a database server (ZEO, or PostgreSQL
+for RelStorage), workers, and a client of that database.
 
 Everything started here is stopped here, by PID (``Bench.close``), and the
 temp home is removed unless asked to keep it.
@@ -110,10 +111,15 @@ def _rates(finish_times):
 
 
 class Client:
-    """A ZEO client in the bench process, with a transaction manager of its own."""
+    """A client of the bench's database (ZEO, or RelStorage with ``instance``'s
+    PostgreSQL) in the bench process, with a transaction manager of its own."""
 
-    def __init__(self, port, cache_size=100000):
-        self.db = ZEO.DB(("127.0.0.1", port), cache_size=cache_size)
+    def __init__(self, port, cache_size=100000, instance=None):
+        if instance is not None and instance.storage != "zeo":
+            self.db = instance.open_db()
+            self.db.setCacheSize(cache_size)
+        else:
+            self.db = ZEO.DB(("127.0.0.1", port), cache_size=cache_size)
         self.tm = transaction.TransactionManager()
         self.connection = self.db.open(transaction_manager=self.tm)
 
@@ -145,7 +151,9 @@ class Client:
             self.tm.abort()
 
     def server_status(self):
-        return self.db.storage.server_status()
+        """The ZEO server's counts (loads, stores, commits...); {} on RelStorage."""
+        status = getattr(self.db.storage, "server_status", None)
+        return status() if status is not None else {}
 
     def close(self):
         try:
@@ -156,16 +164,19 @@ class Client:
 
 
 class Bench:
-    """A temp home with the bench's ZEO server; workers come and go per scenario."""
+    """A temp home with the bench's database server (``storage``: ``zeo`` or
+    ``postgresql``); workers come and go per scenario."""
 
-    def __init__(self, keep=False, log=print, zodb_cache_size=0, results_folder="ofs"):
+    def __init__(self, keep=False, log=print, zodb_cache_size=0, results_folder="ofs",
+                 storage="zeo"):
+        self.storage = storage
         self.keep = keep
         self.results_folder = results_folder
         self.zodb_cache_size = zodb_cache_size
         self.log = log
         self.home = Path(tempfile.mkdtemp(prefix="asyncreports-bench-"))
         self.instance = Instance(
-            self.home, free_port(), free_port(), extra_packages=["asyncbench"],
+            self.home, free_port(), free_port(), extra_packages=["asyncbench"], storage=storage,
             env={"PYTHONPATH": os.pathsep.join(
                 [str(BENCH_DIR)] + [p for p in [os.environ.get("PYTHONPATH")] if p])})
         self.client = None
@@ -174,20 +185,22 @@ class Bench:
 
     def start(self):
         self.instance.write_configuration()
-        # The server logs each unresolved conflict (oid and class) at BLATHER.
-        conf = self.instance.etc / "zeo.conf"
-        conf.write_text(conf.read_text().replace("<eventlog>", "<eventlog>\n  level blather", 1))
+        if self.storage == "zeo":
+            # The server logs each unresolved conflict (oid and class) at BLATHER.
+            conf = self.instance.etc / "zeo.conf"
+            conf.write_text(conf.read_text().replace(
+                "<eventlog>", "<eventlog>\n  level blather", 1))
         if self.zodb_cache_size:
             # Diagnosis only: the workers' ZODB connection cache size (objects).
             conf = self.instance.zope_conf
             conf.write_text(re.sub(r"(?m)^(\s*)cache-size \d+$",
                                    rf"\g<1>cache-size {self.zodb_cache_size}", conf.read_text()))
-        self.instance.start_zeo()
+        self.instance.start_database()
         started = time.monotonic()
         self.instance.bootstrap("--password", PASSWORD)
-        self.log(f"  ZEO on 127.0.0.1:{self.zeo_port}, bootstrap "
+        self.log(f"  {self.instance.describe_database()}, bootstrap "
                  f"{time.monotonic() - started:.1f}s, home {self.home}")
-        self.client = Client(self.zeo_port)
+        self.client = self.new_client()
         self.client.begin()
         app = self.client.app
         manage_addFolder(app, "docs", "Small target")
@@ -204,13 +217,20 @@ class Bench:
             if not self.keep:
                 shutil.rmtree(self.home, ignore_errors=True)
 
+    def new_client(self, cache_size=100000):
+        """Another client of the bench's database, in this process."""
+        return Client(self.zeo_port, cache_size=cache_size, instance=self.instance)
+
     @property
     def zeo_port(self):
+        """The database server's port: ZEO's or PostgreSQL's."""
         return self.instance.zeo_port
 
     @property
     def zeo_pid(self):
-        return next(p.pid for p in self.instance.processes if p.name == "zeo")
+        """The database server's PID: ZEO's or PostgreSQL's postmaster."""
+        return next(p.pid for p in self.instance.processes
+                    if p.name == self.instance.database_name)
 
     @property
     def zeo_log(self):
@@ -448,7 +468,8 @@ class Bench:
                               + (counts["queued"] if complete else 0))
             counts["duplicates"] = counts["duplicated"] + counts["orphan_results"]
             counts.update(_rates(finish_times))
-            counts["folder_pickle_bytes"] = len(client.db.storage.load(results._p_oid)[0])
+            # Through the connection's storage: its view, also on RelStorage.
+            counts["folder_pickle_bytes"] = len(results._p_jar._storage.load(results._p_oid)[0])
             return counts
         return self.client.read(check)
 

@@ -2,7 +2,10 @@
 
 Run as a separate process (one per client, so clients do not share a GIL):
 
-    python rawcommit.py PORT LABEL SECONDS
+    python rawcommit.py PORT LABEL SECONDS [STORAGE HOME]
+
+STORAGE ``postgresql``: RelStorage on the PostgreSQL at PORT, configured as
+the bench's home HOME configures it (default: a ZEO server at PORT).
 
 It connects, finds its own IOBTree at the root (made by the bench, one per
 client, so clients never conflict),
@@ -20,10 +23,15 @@ import transaction
 import ZEO
 from persistent.mapping import PersistentMapping
 
+from collective.asyncreports.dev.processes import Instance
+
 
 def main(argv):
     port, label, seconds = int(argv[0]), argv[1], float(argv[2])
-    db = ZEO.DB(("127.0.0.1", port))
+    if len(argv) > 3 and argv[3] != "zeo":
+        db = Instance(argv[4], port, 0, storage=argv[3]).open_db()
+    else:
+        db = ZEO.DB(("127.0.0.1", port))
     manager = transaction.TransactionManager()
     connection = db.open(transaction_manager=manager)
     key = f"asyncbench.raw.{label}"

@@ -129,6 +129,10 @@ SCENARIOS = [
 # Run only when named in --only (too slow for the full run's 20 minutes).
 ONLY_WHEN_ASKED = {"12", "14"}
 
+# What ``--storage zeo,postgresql`` runs on each storage (issue 17).
+SIDE_BY_SIDE = {"1", "2", "3", "4"}
+STORAGES = ("zeo", "postgresql")
+
 COLUMNS = (("scenario", "scenario"), ("figure", "figure"), ("value", "value"),
            ("baseline", "baseline"), ("target", "ratio / target"), ("status", "pass/fail"))
 
@@ -195,6 +199,10 @@ def main(argv=None):
                              "the checkpoint and the end (tracemalloc makes it slow)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a count or time cap, e.g. memory_jobs=3000")
+    parser.add_argument("--storage", default="zeo",
+                        help="comma-separated storages, each with a database server of its own: "
+                             "zeo, postgresql (RelStorage); scenarios 1-4 run on every one, "
+                             "side by side, the others on the first")
     parser.add_argument("--json", default=str(Path(__file__).resolve().parent / "results.json"))
     args = parser.parse_args(argv)
     cfg = dict(QUICK if args.quick else FULL)
@@ -228,50 +236,67 @@ def main(argv=None):
 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)  # also when started with SIGINT ignored
-    bench = harness.Bench(keep=args.keep, log=log, zodb_cache_size=cfg["zodb_cache_size"],
-                          results_folder=cfg["results_folder"])
-    try:
-        log(f"bench ({report['mode']}): starting ZEO server and bootstrapping")
-        bench.start()
-        for number, title, function in SCENARIOS:
-            if number not in wanted:
-                continue
-            log(f"[{time.monotonic() - started:6.1f}s] scenario {number}: {title}")
-            step_started = time.monotonic()
-            try:
-                call = getattr(scenarios, function, None) or getattr(scenarios_round2, function)
-                if function == "memory":
-                    result = call(bench, cfg, trace=args.trace_memory)
-                elif function in ("throughput", "busy_site"):
-                    raw = report["scenarios"].get("1")
-                    result = call(bench, cfg, raw)
-                else:
-                    result = call(bench, cfg)
-            except Exception:
-                status = 1
-                report["errors"][number] = traceback.format_exc()
-                log(traceback.format_exc())
-                rows.append(scenarios.row(number, title, "harness error", status="ERROR"))
-                continue
-            result["scenario_seconds"] = time.monotonic() - step_started
-            report["scenarios"][number] = result
-            rows.extend(result["rows"])
-            for r in result["rows"]:
-                log(f"    {r['figure']}: {r['value']}  {r['target']}  {r['status']}")
-            if result.get("lost") or result.get("duplicates"):
-                status = max(status, 3)
-    except KeyboardInterrupt:
-        log("interrupted: stopping everything")
-        status = 1
-        report["errors"]["interrupted"] = True
-    except Exception:
-        status = 1
-        report["errors"]["harness"] = traceback.format_exc()
-        log(traceback.format_exc())
-    finally:
-        bench.close()
-        if args.keep:
-            log(f"kept {bench.home}")
+    storages = args.storage.split(",")
+    unknown = set(storages) - set(STORAGES)
+    if unknown:
+        parser.error(f"--storage: unknown {', '.join(sorted(unknown))} (known: zeo, postgresql)")
+    for storage in storages:
+        # Other storages than the first run only the scenarios compared side by
+        # side; their figures are keyed NUMBER@STORAGE in the JSON.
+        on = wanted if storage == storages[0] else wanted & SIDE_BY_SIDE
+
+        def key(number, storage=storage):
+            return number if storage == storages[0] else f"{number}@{storage}"
+
+        bench = harness.Bench(keep=args.keep, log=log, zodb_cache_size=cfg["zodb_cache_size"],
+                              results_folder=cfg["results_folder"], storage=storage)
+        try:
+            log(f"bench ({report['mode']}): starting {storage} and bootstrapping")
+            bench.start()
+            for number, title, function in SCENARIOS:
+                if number not in on:
+                    continue
+                log(f"[{time.monotonic() - started:6.1f}s] scenario {number}: {title}")
+                step_started = time.monotonic()
+                try:
+                    call = getattr(scenarios, function, None) or getattr(scenarios_round2, function)
+                    if function == "memory":
+                        result = call(bench, cfg, trace=args.trace_memory)
+                    elif function in ("throughput", "busy_site"):
+                        raw = report["scenarios"].get(key("1"))
+                        result = call(bench, cfg, raw)
+                    else:
+                        result = call(bench, cfg)
+                except Exception:
+                    status = 1
+                    report["errors"][key(number)] = traceback.format_exc()
+                    log(traceback.format_exc())
+                    rows.append(scenarios.row(key(number), title, "harness error",
+                                              status="ERROR"))
+                    continue
+                result["scenario_seconds"] = time.monotonic() - step_started
+                report["scenarios"][key(number)] = result
+                if len(storages) > 1:
+                    for r in result["rows"]:
+                        r["scenario"] += f" [{storage}]"
+                rows.extend(result["rows"])
+                for r in result["rows"]:
+                    log(f"    {r['figure']}: {r['value']}  {r['target']}  {r['status']}")
+                if result.get("lost") or result.get("duplicates"):
+                    status = max(status, 3)
+        except KeyboardInterrupt:
+            log("interrupted: stopping everything")
+            status = 1
+            report["errors"]["interrupted"] = True
+            break
+        except Exception:
+            status = 1
+            report["errors"]["harness"] = traceback.format_exc()
+            log(traceback.format_exc())
+        finally:
+            bench.close()
+            if args.keep:
+                log(f"kept {bench.home}")
     report["seconds"] = time.monotonic() - started
     report["machine"]["loadavg_end"] = os.getloadavg()
     report["table"] = rows
