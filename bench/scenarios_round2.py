@@ -505,7 +505,15 @@ def _start_zope_instances(bench, count):
 
 def busy_site(bench, cfg, raw=None):
     count, clients = cfg["web_jobs"], cfg["web_clients"]
-    queue = bench.add_queue("web", max_queued_per_user=0)  # 0: no cap for the one user
+    queue = bench.add_queue("web", max_queued_per_user=0)  # 0: no cap
+    # A user per client: one person's submissions are checked against each
+    # other (the same job twice is one), people's are not.
+    bench.client.begin()
+    users = bench.client.app.acl_users
+    for number in range(clients):
+        if users.getUserById(f"bench-client-{number}") is None:
+            users._doAddUser(f"bench-client-{number}", _password(), ["Manager"], [])
+    bench.client.commit()
     workers, _ = bench.start_workers(queue, 2, "web")
     webs = []
     try:
@@ -530,6 +538,7 @@ def busy_site(bench, cfg, raw=None):
     checked = bench.verify(queue, ids, complete=not timed_out)
     requests = answers["requests"]
     latencies = [spent for _, _, spent, _ in requests]
+    slow = sum(1 for spent in latencies if spent > 100)
     statuses = {}
     for _, status, _, _ in requests:
         statuses[str(status)] = statuses.get(str(status), 0) + 1
@@ -550,7 +559,7 @@ def busy_site(bench, cfg, raw=None):
             f"{len(answers['problems'])} 5xx/ConflictError bodies (0)",
             verdict(errors == 0 and not answers["problems"])),
         row("11 busy web site", "  submit latency p99 / p50", f"{p99:.0f} ms",
-            f"p50 {p50:.0f} ms", "p99 <= 100 ms", verdict(p99 <= 100)),
+            f"p50 {p50:.0f} ms; {slow} over 100 ms", "p99 <= 100 ms", verdict(p99 <= 100)),
         row("11 busy web site", "  submits/s and jobs done/s (submit start to last done)",
             f"{submit_rate:.0f} / {done_rate:.0f} per s",
             f"raw {raw_rate:.0f} commits/s" if raw_rate else "raw n/a",
@@ -565,6 +574,7 @@ def busy_site(bench, cfg, raw=None):
         _clean_row("11 busy web site", "2 workers", {"check": checked}),
     ]
     return {"requests": len(requests), "statuses": statuses, "errors": errors,
+            "over_100_ms": slow, "latency_ms_sorted": sorted(latencies),
             "problems": answers["problems"], "p50_ms": p50, "p99_ms": p99,
             "submit_rate": submit_rate, "done_rate": done_rate, "raw_rate": raw_rate,
             "in_queue": in_queue, "check": checked, "rows": rows,

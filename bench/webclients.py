@@ -2,13 +2,15 @@
 
     python webclients.py PASSWORD QUEUE JOBS CLIENTS URL [URL ...]
 
-Each client thread keeps one HTTP connection to one of the Zope instances
-(round robin), reads the queue's Submit tab once for its form token, then
-POSTs ``manage_submitReport`` (report bench-numbered on /docs with the
-request's number, so each is a job of its own, and a fresh submission id,
-as the form sends) until JOBS jobs are submitted
-in all. Prints one JSON line: per request its latency and status, and the
-bodies of any 5xx answers or of answers that mention a ConflictError.
+Each client thread is a user of its own (``bench-client-N``, made by the
+bench with PASSWORD), as people on a busy site are, and keeps one HTTP
+connection to one of the Zope instances (round robin). It reads the queue's
+Submit tab once for its form token, then POSTs ``manage_submitReport``
+(report bench-numbered on /docs with the request's number, so each is a job
+of its own, and a fresh submission id, as the form sends) until JOBS jobs
+are submitted in all. Prints one JSON line: per request its latency and
+status, and the bodies of any 5xx answers or of answers that mention a
+ConflictError.
 """
 
 import base64
@@ -24,7 +26,6 @@ import uuid
 
 def main(argv):
     password, queue, jobs, clients, urls = argv[0], argv[1], int(argv[2]), int(argv[3]), argv[4:]
-    auth = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
     counter = iter(range(jobs))
     lock = threading.Lock()
     results = []
@@ -33,7 +34,8 @@ def main(argv):
     def client(number):
         url = urllib.parse.urlsplit(urls[number % len(urls)])
         connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-        headers = {"Authorization": auth}
+        user = f"bench-client-{number}:{password}"
+        headers = {"Authorization": "Basic " + base64.b64encode(user.encode()).decode()}
         connection.request("GET", f"{queue}/manage_submitForm?report=bench-numbered",
                            headers=headers)
         page = connection.getresponse().read().decode("utf-8", "replace")
