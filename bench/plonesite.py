@@ -39,7 +39,7 @@ def main(argv):
     started = time.monotonic()
     made = 0
     for number in range(folders):
-        folder = api.content.create(site, "Folder", id=f"section-{number:03d}",
+        folder = api.content.create(site, "Folder", id=f"section-{number:03d}", safe_id=True,
                                     title=f"Section {number}")
         for page in range(pages):
             page_id = f"page-{page:04d}"
