@@ -102,6 +102,18 @@ class NotifyOnlyOnCommitTests(unittest.TestCase):
         self.assertEqual(self.notifications(), [])
         self.assertEqual(self.jobs().stats()["queued"], 0)
 
+    def test_a_job_queued_after_a_savepoint_rolled_back_wakes_a_listener(self):
+        # Rolling back a savepoint taken before the NOTIFY joined unjoins it;
+        # the next job made due joins it again (Plone's requests take savepoints).
+        jobs = self.jobs()
+        savepoint = self.manager.savepoint()
+        enqueue(jobs)
+        savepoint.rollback()
+        enqueue(jobs)
+        self.manager.commit()
+        self.assertEqual(self.notifications(), [notices.CHANNEL])
+        self.assertEqual(self.jobs().stats()["queued"], 1)
+
     def test_many_jobs_in_one_commit_send_one_notification(self):
         jobs = self.jobs()
         for _ in range(3):

@@ -100,7 +100,12 @@ class NotifyOnCommit:
         cursor.execute(f"NOTIFY {CHANNEL}")
 
     def abort(self, transaction):
-        pass
+        # Also when a savepoint taken before we joined rolls back (an
+        # AbortSavepoint unjoins us): a job made due after it joins us again.
+        try:
+            transaction.data(NotifyOnCommit).discard(id(self.jar))
+        except KeyError:
+            pass
 
     def tpc_begin(self, transaction):
         pass
