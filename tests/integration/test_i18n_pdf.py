@@ -6,11 +6,13 @@ import transaction
 from plone import api
 from zope.component.hooks import setSite
 
+from collective.asyncreports import api as asyncreports_api
 from collective.asyncreports.plone import testing
 from collective.asyncreports.plone.queue import QUEUE_ID
 from collective.asyncreports.worker import runner
 from tests.integration.test_i18n import set_site_language
 from tests.processes import pdf_text
+from tests.smtp import SMTPServer
 
 
 WORKER = "i18n-test-worker"
@@ -87,3 +89,41 @@ class PloneReportLanguageTests(unittest.TestCase):
         text = self.pdf_of("content-inventory", owner=testing.SITE_ADMIN)
         self.assertIn("Elementos por tipo", text)
         self.assertNotIn("Einträge", text)
+
+
+class NotificationLanguageTests(unittest.TestCase):
+    """The mail about a finished report is in the language of its PDF."""
+
+    layer = testing.EAGER_FUNCTIONAL_TESTING
+
+    def setUp(self):
+        self.smtp = SMTPServer().start()
+        self.addCleanup(self.smtp.stop)
+        self.portal = self.layer["portal"]
+        mail_host = self.portal.MailHost
+        mail_host.smtp_host, mail_host.smtp_port = "127.0.0.1", self.smtp.port
+        api.portal.set_registry_record("plone.email_from_address", "site@example.org")
+        api.portal.set_registry_record("collective.asyncreports.notify_submitter", True)
+        api.portal.set_registry_record("collective.asyncreports.attach_limit_mb", 0)
+        set_site_language("es")
+
+    def mail_of_a_report(self):
+        with api.env.adopt_user(username=testing.EDITOR):
+            job_id = asyncreports_api.enqueue("content-inventory", self.portal.docs)
+            transaction.commit()
+        job = self.portal[QUEUE_ID].job_queue().get(job_id)
+        self.assertEqual(job.state, "done", job.error_message)
+        [(_recipients, message)] = self.smtp.wait_for(1)
+        return message["Subject"], message.get_body(("plain",)).get_content()
+
+    def test_the_site_language_without_a_member_language(self):
+        subject, body = self.mail_of_a_report()
+        self.assertIn("Inventario de contenidos", subject)
+        self.assertNotIn("Your report", subject + body)
+
+    def test_a_german_member_gets_german_mail(self):
+        api.user.get(userid=testing.EDITOR).setMemberProperties(mapping={"language": "de"})
+        transaction.commit()
+        subject, body = self.mail_of_a_report()
+        self.assertEqual(subject, "Ihr Bericht ist fertig: Inhaltsinventar von /plone/docs")
+        self.assertIn("ist fertig", body)

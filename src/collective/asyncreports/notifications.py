@@ -15,7 +15,8 @@ id) and the mail is dropped.
 
 Who gets it: the ``email`` property of the owner (a Plone member, or any user
 folder with properties), else the queue's fallback address (setting
-``notify_address``), else nobody (logged at INFO).
+``notify_address``), else nobody (logged at INFO). In what language: the
+owner's, as their PDF (``rendering.site_header.report_language``).
 """
 
 import email.utils
@@ -25,14 +26,15 @@ from email.message import EmailMessage
 from typing import NamedTuple
 
 from transaction.interfaces import TransientError
-from zope.i18n import translate
 from zope.i18nmessageid import Message
 from zope.i18nmessageid import MessageFactory
 
 from collective.asyncreports import logger
 from collective.asyncreports.errors import UnknownReport
 from collective.asyncreports.errors import UnknownUser
+from collective.asyncreports.i18n import in_language
 from collective.asyncreports.queue.settings import SETTINGS
+from collective.asyncreports.rendering.site_header import report_language
 from collective.asyncreports.reports.registry import get_report
 from collective.asyncreports.results.errorlog import owner_text
 from collective.asyncreports.users import load_user
@@ -113,8 +115,9 @@ def compose(queue, job, stored, finished, settings):
                     getattr(mail_host, "smtp_uid", "") or "",
                     getattr(mail_host, "smtp_pwd", "") or "",
                     bool(getattr(mail_host, "force_tls", False)))
+    language = report_language(queue, _owner(queue, job))  # the language of its PDF
     mapping = {
-        "report": _report_title(job),
+        "report": _report_title(job, language),
         "target": job.path,
         "job": job.id,
         "url": queue.public_url(job.result_path if finished else job.error_path),
@@ -123,16 +126,16 @@ def compose(queue, job, stored, finished, settings):
     message = EmailMessage()
     # One line, whatever a title or path holds: no header can be added through it.
     message["Subject"] = " ".join(
-        _text(FINISHED_SUBJECT if finished else FAILED_SUBJECT, mapping).split())
+        _text(FINISHED_SUBJECT if finished else FAILED_SUBJECT, mapping, language).split())
     message["From"] = sender
     message["To"] = recipient
     message["Date"] = email.utils.formatdate(localtime=True)
     message["Message-ID"] = email.utils.make_msgid(job.id)
-    body = _text(FINISHED_BODY if finished else FAILED_BODY, mapping)
+    body = _text(FINISHED_BODY if finished else FAILED_BODY, mapping, language)
     limit = settings["attach_limit_mb"] * MEGABYTE
     attachment = file_parts(stored) if finished and stored is not None else None
     if attachment is not None and 0 < attachment.size <= limit:
-        message.set_content(body + "\n" + _text(ATTACHED_NOTE, mapping))
+        message.set_content(body + "\n" + _text(ATTACHED_NOTE, mapping, language))
         maintype, _slash, subtype = attachment.content_type.partition("/")
         message.add_attachment(attachment.read(), maintype=maintype,
                                subtype=subtype or "octet-stream",
@@ -145,13 +148,20 @@ def compose(queue, job, stored, finished, settings):
 def owner_address(queue, job):
     """The ``email`` property of ``job``'s owner, or '' (no such property, a
     user folder without properties, or the owner is gone)."""
-    try:
-        user = load_user(queue.getPhysicalRoot(), job.owner_folder, job.owner_id)
-    except UnknownUser:
+    user = _owner(queue, job)
+    if user is None:
         return ""
     get_property = getattr(user, "getProperty", None)
     address = get_property("email", "") if get_property is not None else ""
     return address.strip() if isinstance(address, str) else ""
+
+
+def _owner(queue, job):
+    """The job's owner, or None when they are gone."""
+    try:
+        return load_user(queue.getPhysicalRoot(), job.owner_folder, job.owner_id)
+    except UnknownUser:
+        return None
 
 
 class FileParts(NamedTuple):
@@ -205,13 +215,13 @@ def send(message, server, timeout=SMTP_TIMEOUT):
         smtp.send_message(message)
 
 
-def _text(message, mapping):
+def _text(message, mapping, language=None):
     # A Message's own mapping wins over translate()'s: give it one.
-    return translate(Message(message, mapping=mapping))
+    return in_language(Message(message, mapping=mapping), language)
 
 
-def _report_title(job):
+def _report_title(job, language=None):
     try:
-        return str(get_report(job.report).title) or job.report
+        return str(in_language(get_report(job.report).title, language)) or job.report
     except UnknownReport:
         return job.report

@@ -40,12 +40,23 @@ def document_defaults(queue, user):
     site = nearest_site(queue)
     if _is_plone_site(site):
         header_text, logo = _plone_header(site)
-        language = member_language(user) or _plone_language(site)
     else:
         header_text, logo = (getattr(queue, "title", "") or None), None
-        language = None
     return {"author": author_name(user), "header_text": header_text, "logo": logo,
-            "language": normalized(language) or DEFAULT_LANGUAGE}
+            "language": report_language(queue, user)}
+
+
+def report_language(queue, user):
+    """The language of what ``user``'s jobs on ``queue`` make and mail: a code, never None.
+
+    :param queue: The job's queue (its Plone site, if any, has a language).
+    :param user: The job's owner, or None when the owner is gone.
+    """
+    site = nearest_site(queue)
+    language = None
+    if _is_plone_site(site):
+        language = member_language(user) or _plone_language(site)
+    return normalized(language) or DEFAULT_LANGUAGE
 
 
 def member_language(user):
