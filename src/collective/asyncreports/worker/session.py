@@ -12,6 +12,7 @@ import random
 import time
 
 from transaction import TransactionManager
+from transaction._transaction import Status
 from transaction.interfaces import AlreadyInTransaction
 from transaction.interfaces import NoTransaction
 from transaction.interfaces import TransientError
@@ -54,7 +55,33 @@ CONTROL_BACKOFF = Backoff(0.005, 0.05)
 CONTROL_ATTEMPTS = 5
 
 
-class ExplicitTransactionManager(TransactionManager):
+class SessionTransactionManager(TransactionManager):
+    """A transaction manager whose commit, once done, stays done.
+
+    ZODB's connection polls its storage after every transaction, in a synch's
+    ``afterCompletion``; RelStorage polls the database there, which may be
+    away by then (DatabaseUnavailable). ``transaction`` then raises from a
+    commit that succeeded and leaves the transaction current: a retry would
+    run the step twice (a second claim, a second ending), and an explicit
+    manager would refuse every later ``begin()``. The next beginning polls
+    again and says so if the database is still away.
+    """
+
+    def commit(self):
+        txn = self.get()
+        try:
+            return super().commit()
+        except TransientError:
+            if txn.status is not Status.COMMITTED:
+                raise
+            try:
+                self.free(txn)
+            except ValueError:  # already freed
+                pass
+            return None
+
+
+class ExplicitTransactionManager(SessionTransactionManager):
     """A transaction manager in explicit mode (transactions begin only by
     ``begin()``) whose ``abort()`` between transactions does nothing: the
     session's own, and ``DB.close()``'s, which aborts every connection's."""
@@ -96,7 +123,7 @@ class Session:
     """
 
     def __init__(self, db, explicit=False):
-        self.manager = ExplicitTransactionManager() if explicit else TransactionManager()
+        self.manager = ExplicitTransactionManager() if explicit else SessionTransactionManager()
         self.connection = db.open(transaction_manager=self.manager)
 
     def app(self):
