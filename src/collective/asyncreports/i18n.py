@@ -133,4 +133,6 @@ SHOWN_BY_VALUE = (
     _("alive"), _("silent"), _("stopped"),
     # A job page's times (ZMI).
     _("Created"), _("Not before"), _("Started"), _("Finished"),
+    # A schedule's buttons and its form's (ZMI Schedules tab).
+    _("Pause"), _("Resume"), _("Run now"), _("Delete"), _("Save schedule"), _("Add schedule"),
 )

@@ -38,7 +38,8 @@ class JobStatus(BrowserView):
                 row = job_row(job, self.request, jobs, who.manager, served_with)
                 # What the listing shows of state_label (a state's name), in the
                 # page's language, as the templates translate it.
-                row["state_title"] = say(_(row["state_label"]), self.request)
+                label = row["state_label"]  # a name, not a literal: i18ndude lists none
+                row["state_title"] = say(_(label), self.request)
                 rows.append(row)
         response = self.request.response
         response.setHeader("Content-Type", "application/json")
