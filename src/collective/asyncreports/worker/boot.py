@@ -97,8 +97,51 @@ def wait_for_zeo(addresses, interval=2.0, timeout=None):
             logger.info("ZEO server %s:%s is up", host, port)
 
 
+def postgresql_dsns(opts):
+    """The libpq DSNs of zope.conf's RelStorage databases on PostgreSQL."""
+    dsns = []
+    for database in opts.configroot.databases or ():
+        storage = database.config.storage.config
+        adapter = getattr(storage, "adapter", None)
+        if storage.getSectionType() == "relstorage" and adapter is not None and \
+                adapter.config.getSectionType() == "postgresql":
+            dsns.append(adapter.config.dsn)
+    return dsns
+
+
+def wait_for_postgresql(dsns, interval=2.0, timeout=None):
+    """Block until every DSN accepts a connection, logging while waiting (as
+    wait_for_zeo does: Zope's startup opens the database and would fail).
+
+    Raises ConfigurationError after ``timeout`` seconds (None waits for ever).
+    """
+    if not dsns:
+        return
+    import psycopg2
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for dsn in dsns:
+        announced = False
+        while True:
+            try:
+                psycopg2.connect(dsn, connect_timeout=max(1, int(interval))).close()
+                break
+            except psycopg2.OperationalError as exc:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc
+                if deadline is not None and time.monotonic() > deadline:
+                    raise ConfigurationError(f"PostgreSQL unreachable: {reason}") from exc
+                if not announced:
+                    logger.warning("PostgreSQL is not reachable (%s); waiting, retrying "
+                                   "every %ss", reason, interval)
+                    announced = True
+                time.sleep(interval)
+        if announced:
+            logger.info("PostgreSQL is up")
+
+
 def _configure(zope_conf, zeo_timeout):
-    """zope.conf read, its databases made shareable, its ZEO servers up, and
+    """zope.conf read, its databases made shareable, its ZEO servers (or
+    PostgreSQL) up, and
     Zope's configuration set from it (what make_wsgi_app does before startup)."""
     from App.config import setConfiguration
     from Zope2.Startup.handlers import handleWSGIConfig
@@ -107,6 +150,7 @@ def _configure(zope_conf, zeo_timeout):
     opts = load_options(path)
     share_storages(opts.configroot, path)
     wait_for_zeo(zeo_addresses(path, opts), timeout=zeo_timeout)
+    wait_for_postgresql(postgresql_dsns(opts), timeout=zeo_timeout)
     handleWSGIConfig(opts.configroot, opts.confighandlers)
     setConfiguration(opts.configroot)
     return path, opts
