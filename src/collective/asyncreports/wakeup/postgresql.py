@@ -65,8 +65,8 @@ class NotifyWake:
     def arm(self):
         if self.connection is None and time.monotonic() >= self.retry_at:
             self._connect()
-        self.woken = False
         self._receive()  # what came before is seen by the look that follows
+        self.woken = False
 
     def wait(self, timeout):
         deadline = time.monotonic() + timeout
