@@ -20,7 +20,6 @@ from collective.asyncreports import logger
 from collective.asyncreports.locations import queue_paths
 from collective.asyncreports.queue.schedules import book_of
 from collective.asyncreports.queue.states import FAILED
-from collective.asyncreports.queue.states import RUNNING
 from collective.asyncreports.reports.registry import concurrency_limits
 from collective.asyncreports.worker.claims import claim_spread
 from collective.asyncreports.worker.endings import SubscriberFailed
@@ -64,7 +63,8 @@ def nothing_to_do(session, paths):
         for path in paths:
             jobs = app.unrestrictedTraverse(path).job_queue()
             book = book_of(jobs)
-            if jobs.due_count(limit=1) or jobs.stats()[RUNNING] or book.due():
+            # running_jobs reads the indexes reap reads (cached): no load.
+            if jobs.due_count(limit=1) or jobs.running_jobs() or book.due():
                 return False, None, None
             jobs_due.append(jobs.next_due())
             ticks_due.append(book.next_due())
