@@ -16,11 +16,14 @@ Applied in every process that loads this package, like ``zeo_oids``.
 import importlib.abc
 import importlib.util
 import sys
+import time
 from functools import wraps
 
 from transaction.interfaces import TransientError
 
 
+# Seconds between tries to open a RelStorage whose database is away.
+OPEN_RETRY_SECONDS = 2.0
 # The module whose import applies the patch.
 TARGET = "relstorage.storage"
 # What ZODB's Connection, DB and blobs call on a storage: RelStorage's own methods,
@@ -82,6 +85,38 @@ def _patch(cls, names, errors):
             setattr(cls, name, _transient(method, errors))
 
 
+def _waiting_open(open_storage, errors):
+    """RelStorageFactory.open that waits while the database is away, as a ZEO
+    client waits for its server: a process that starts during an outage (or
+    whose database goes away while it starts) serves once it is back."""
+    @wraps(open_storage)
+    def open_when_available(self):
+        announced = False
+        while True:
+            try:
+                return open_storage(self)
+            except errors as exc:
+                if not announced:
+                    from collective.asyncreports import logger
+
+                    logger.warning("the database is not available (%s: %s); waiting, "
+                                   "retrying every %ss", type(exc).__name__,
+                                   str(exc).strip().splitlines()[0] if str(exc).strip()
+                                   else "", OPEN_RETRY_SECONDS)
+                    announced = True
+                time.sleep(OPEN_RETRY_SECONDS)
+
+    open_when_available.disconnects_are_transient = True
+    return open_when_available
+
+
+def _patch_config():
+    from relstorage.config import RelStorageFactory
+
+    if not getattr(RelStorageFactory.open, "disconnects_are_transient", False):
+        RelStorageFactory.open = _waiting_open(RelStorageFactory.open, disconnected_errors())
+
+
 def _patch_relstorage():
     import importlib
 
@@ -95,14 +130,24 @@ def _patch_relstorage():
             _patch(getattr(module, class_name), names, errors)
 
 
+# Module -> its patch, applied once the module is imported (relstorage.config
+# imports relstorage.storage first).
+PATCHES = {TARGET: _patch_relstorage, "relstorage.config": _patch_config}
+
+
 class _PatchOnImport(importlib.abc.MetaPathFinder):
     """Patches RelStorage when something imports it: importing it here would
     add a third of a second to every process of a ZEO site that has it installed."""
 
+    def __init__(self):
+        self.pending = dict(PATCHES)
+
     def find_spec(self, name, path, target=None):
-        if name != TARGET:
+        if name not in self.pending:
             return None
-        sys.meta_path.remove(self)
+        patch = self.pending.pop(name)
+        if not self.pending:
+            sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
         if spec is None or spec.loader is None:
             return spec
@@ -110,7 +155,7 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 
         def exec_and_patch(module):
             exec_module(module)
-            _patch_relstorage()
+            patch()
 
         spec.loader.exec_module = exec_and_patch
         return spec
@@ -119,8 +164,9 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 def apply():
     """Patch RelStorage's classes once, now or when it is imported; a no-op without
     RelStorage (ZEO sites)."""
-    if TARGET in sys.modules:
-        _patch_relstorage()
+    if all(name in sys.modules for name in PATCHES):
+        for patch in PATCHES.values():
+            patch()
     elif importlib.util.find_spec("relstorage") is not None and not any(
             isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
         sys.meta_path.insert(0, _PatchOnImport())

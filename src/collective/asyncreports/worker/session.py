@@ -99,7 +99,14 @@ class ExplicitTransactionManager(SessionTransactionManager):
         try:
             return super().begin()
         except AlreadyInTransaction:
-            raise
+            # A transaction that a failure inside transaction's own code left
+            # current (a commit whose cleanup polled a database that had gone):
+            # end it, as an implicit manager's begin() does.
+            try:
+                self.abort()
+            except Exception:  # noqa: S110 - the next begin says what is wrong
+                pass
+            return super().begin()
         except BaseException:
             # The transaction is made before its synchs run, and RelStorage's
             # polls in one (DatabaseUnavailable while PostgreSQL restarts): end
