@@ -328,5 +328,17 @@ def check_fstest(data_fs):
                  output.splitlines()[:EXAMPLES])
 
 
+def check_postgresql(instance):
+    """PostgreSQL's amcheck would need the contrib extension; that the server stopped
+    cleanly (exit code 0 after its fast shutdown) stands for fstest on PostgreSQL."""
+    log = instance.var / "log" / "postgresql.out"
+    text = log.read_text(errors="replace") if log.exists() else ""
+    clean = "database system is shut down" in text.splitlines()[-1] if text else False
+    return Check("PostgreSQL shut down cleanly at the end", clean,
+                 "its log ends with 'database system is shut down'" if clean
+                 else "its log does not end with a clean shutdown",
+                 text.splitlines()[-EXAMPLES:])
+
+
 def indent(text, prefix="          | "):
     return "\n".join(prefix + line for line in text.splitlines())

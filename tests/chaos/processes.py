@@ -1,4 +1,7 @@
-"""The processes of the chaos soak: a ZEO server and workers, each signalled by PID.
+"""The processes of the chaos soak: a database server and workers, each signalled by PID.
+
+The database server is ZEO's, or PostgreSQL's with STORAGE=postgresql (its
+"zeo" methods below then act on PostgreSQL: the fault kinds keep their names).
 
 ``Cluster`` knows, for every worker, which signal the soak sent it, so an
 exit can be judged: SIGKILL is ours, SIGTERM must end in exit code 0, and
@@ -9,12 +12,23 @@ import os
 import signal
 import time
 
+from collective.asyncreports.worker.host import pid_alive
+
 
 WORKER_ARGS = ("--poll-interval", "1", "--concurrency", "2")
 # A worker told to stop may take its grace (30 s), the last write's wait for
 # the database (10 s) and a stuck thread's wait (10 s); this is well past them.
 STOP_TIMEOUT = 90.0
 LOG_TAIL_LINES = 14
+
+
+def child_pids(pid):
+    """The PIDs of ``pid``'s children (Linux /proc)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except FileNotFoundError:
+        return []
 
 
 def log_tail(path, lines=LOG_TAIL_LINES):
@@ -132,7 +146,8 @@ class Cluster:
     # -- ZEO --------------------------------------------------------------------------
 
     def zeo(self):
-        return next((p for p in self.instance.processes if p.name == "zeo"), None)
+        name = self.instance.database_name
+        return next((p for p in self.instance.processes if p.name == name), None)
 
     def zeo_up(self):
         zeo = self.zeo()
@@ -140,18 +155,30 @@ class Cluster:
 
     def kill_zeo(self):
         zeo = self.zeo()
+        # PostgreSQL's children leave its process group: each by PID, and wait for
+        # them (a new server will not start beside their shared memory).
+        children = child_pids(zeo.pid)
         self._signal(zeo, signal.SIGKILL)
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         zeo.wait()
+        deadline = time.monotonic() + 30
+        while any(pid_alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self.instance.processes.remove(zeo)
         self.zeo_paused = False
 
     def start_zeo(self):
-        """Start the ZEO server (FileStorage recovers a torn last transaction)."""
+        """Start the database server (FileStorage recovers a torn last transaction,
+        PostgreSQL replays its WAL)."""
         try:
-            self.instance.start_zeo()
+            self.instance.start_database()
         except RuntimeError:
             for process in list(self.instance.processes):
-                if process.name == "zeo" and process.poll() is not None:
+                if process.name == self.instance.database_name and process.poll() is not None:
                     self.instance.processes.remove(process)
             raise
         self.zeo_starts += 1

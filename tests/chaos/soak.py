@@ -7,6 +7,10 @@ fire. For ``--seconds`` a fault every 2-6 s (see faults.py); then a drain
 queued or running; then every worker is stopped with SIGTERM, the
 database is checked over ZEO, the ZEO server stopped and fstest run on
 Data.fs. Exit code 0 when every invariant holds, 1 otherwise.
+
+With STORAGE=postgresql (make chaos STORAGE=postgresql) the database server
+is PostgreSQL for RelStorage: the "zeo" faults SIGKILL it (all its processes)
+or SIGSTOP its postmaster, and its clean shutdown stands for fstest.
 """
 
 import argparse
@@ -20,7 +24,6 @@ import time
 import traceback
 from pathlib import Path
 
-import ZEO
 from ZODB.POSException import ConflictError
 
 from collective.asyncreports.dev.processes import Instance
@@ -32,6 +35,7 @@ from tests.chaos import checks
 from tests.chaos.faults import Faults
 from tests.chaos.processes import Cluster
 from tests.processes import ADDONS
+from tests.processes import instance_options
 from tests.processes import queue_in
 
 
@@ -84,7 +88,7 @@ class Soak:
         self.record = home / "submitted.txt"
         self.instance = Instance(
             home, free_port(), free_port(), extra_packages=["chaosreports"],
-            env={"PYTHONPATH": str(ADDONS)})
+            env={"PYTHONPATH": str(ADDONS)}, **instance_options())
         self.cluster = Cluster(self.instance, self.say, workers=WORKERS)
         self.faults = None
         self.submitter = None
@@ -103,7 +107,7 @@ class Soak:
         self.instance.write_configuration()
         self.cluster.start_zeo()
         self.instance.bootstrap("--password", "admin-password")
-        db = ZEO.DB(("127.0.0.1", self.instance.zeo_port))
+        db = self.instance.open_db()
         try:
             with queue_in(db) as queue:
                 jobs = queue.job_queue()
@@ -120,11 +124,15 @@ class Soak:
             if not self.cluster.workers:
                 raise RuntimeError("the workers died while starting; see their logs")
             time.sleep(0.2)
+        database = self.instance.zeo_port
+        if self.instance.storage != "zeo":
+            database = self.home / "zodb.conf"
+            database.write_text(self.instance.zodb_config())
         self.submitter = self.instance.start(
             "submitter", [str(arg) for arg in (
-                sys.executable, SUBMITTER, self.instance.zeo_port, self.target,
+                sys.executable, SUBMITTER, database, self.target,
                 self.seconds, self.seed, self.record)])
-        self.say(f"home {self.home}; ZEO on 127.0.0.1:{self.instance.zeo_port}; "
+        self.say(f"home {self.home}; {self.instance.describe_database()}; "
                  f"{WORKERS} workers serving; submitting {self.target} jobs over "
                  f"{self.seconds:.0f}s; seed {self.seed}")
 
@@ -150,7 +158,7 @@ class Soak:
         self.cluster.resume_zeo()
         for worker in self.cluster.workers:
             self.cluster.resume_worker(worker)
-        self.db = ZEO.DB(("127.0.0.1", self.instance.zeo_port))
+        self.db = self.instance.open_db()
         pause_schedules(self.db)  # no new jobs once the queue drains
         started = time.monotonic()
         deadline = started + timeout
@@ -225,7 +233,8 @@ class Soak:
                          f"{self.cluster.zeo_starts} starts, "
                          f"{len(self.cluster.zeo_start_failures)} failed",
                          self.cluster.zeo_start_failures),
-            checks.check_fstest(self.instance.var / "Data.fs"),
+            checks.check_fstest(self.instance.var / "Data.fs") if self.instance.storage == "zeo"
+            else checks.check_postgresql(self.instance),
         ]
         self.data_suspect = not results[-1].ok
         self.report(results, logs, zeo_code)

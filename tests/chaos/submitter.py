@@ -1,6 +1,7 @@
 """The chaos soak's submitting process: COUNT jobs over SECONDS, through ZEO outages.
 
-Usage: python submitter.py ZEO_PORT COUNT SECONDS SEED RECORD_FILE
+Usage: python submitter.py ZEO_PORT|ZODB_CONF COUNT SECONDS SEED RECORD_FILE
+(ZODB_CONF: a file with a ``<zodb>`` section, for RelStorage)
 
 One job per transaction, paced evenly over SECONDS (catching up after an
 outage). Every job has a dedup key (``c-<n>``), so a commit retried after an
@@ -17,6 +18,7 @@ import time
 
 import transaction
 import ZEO
+import ZODB.config
 from ZODB.POSException import ConflictError
 
 
@@ -76,7 +78,10 @@ def submit(connection, manager, params, record):
 def main(port, count, seconds, seed, record_file):
     count, seconds = int(count), float(seconds)
     rng = random.Random(f"{seed}-submitter")
-    db = ZEO.DB(("127.0.0.1", int(port)), wait_timeout=3600)
+    if port.isdigit():
+        db = ZEO.DB(("127.0.0.1", int(port)), wait_timeout=3600)
+    else:
+        db = ZODB.config.databaseFromURL(port)
     manager = transaction.TransactionManager()
     connection = db.open(transaction_manager=manager)
     started = time.monotonic()
