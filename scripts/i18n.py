@@ -2,8 +2,8 @@
 
 ``update``: rebuild the .pot with i18ndude from the package's templates, Python, ZCML and
 GenericSetup XML, sync the .po files to it and compile each to its .mo.
-``check``: fail when the committed .pot differs from a fresh one (the POT-Creation-Date
-aside), when a .po does not compile (``msgfmt -c`` when gettext is installed, python-gettext
+``check``: fail when the committed .pot's messages differ from a fresh one's (its
+POT-Creation-Date and ``#:`` source locations aside), when a .po does not compile (``msgfmt -c`` when gettext is installed, python-gettext
 always) or when a committed .mo is not the one its .po compiles to.
 
 The .mo files are committed because zope.i18n loads only .mo files unless every process
@@ -62,9 +62,11 @@ def build_pot(target):
                        cwd=PACKAGE, check=True, stdout=subprocess.DEVNULL)
 
 
-def without_creation_date(path):
+def messages(path):
+    """The .pot without its creation date and its ``#:`` source locations: a line moved in
+    the code is not a change to translate."""
     return [line for line in path.read_text(encoding="utf-8").splitlines()
-            if not line.startswith('"POT-Creation-Date:')]
+            if not line.startswith(('"POT-Creation-Date:', "#: "))]
 
 
 def compiled(po):
@@ -85,7 +87,7 @@ def check():
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp) / POT.name
         build_pot(fresh)
-        if without_creation_date(fresh) != without_creation_date(POT):
+        if messages(fresh) != messages(POT):
             problems.append(f"{POT.relative_to(ROOT)} is not current: run make i18n")
     msgfmt = shutil.which("msgfmt")
     for po in po_files():

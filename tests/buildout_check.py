@@ -434,37 +434,45 @@ def main(argv=None):
         print(f"wrote {check.versions}")
         return 0
 
+    check = Check(keep=args.keep, stack=args.stack)
+    return run_check("buildout-check", check, [
+        check.check_versions_file,
+        check.copy_project,
+        check.bootstrap,
+        check.buildout,
+        check.start_servers,
+        lambda: check.fetch_result(check.run_job()),
+        check.run_tests,
+    ])
+
+
+def run_check(name, check, steps):
+    """Run a check's steps in order; whatever happens, clean up (stop its servers by PID)
+    and print one closing line. SIGTERM counts as an interruption."""
+
     def interrupted(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupted)
-    check = Check(keep=args.keep, stack=args.stack)
     try:
-        check.check_versions_file()
-        check.copy_project()
-        check.bootstrap()
-        check.buildout()
-        check.start_servers()
-        job = check.run_job()
-        check.fetch_result(job)
-        check.run_tests()
+        for step in steps:
+            step()
     except Failure as exc:
         check.say(f"FAILED: {exc}")
         check.cleanup()
-        print("buildout-check: FAILED", flush=True)
+        print(f"{name}: FAILED", flush=True)
         return 1
     except KeyboardInterrupt:
         check.cleanup()
-        print("buildout-check: interrupted", flush=True)
+        print(f"{name}: interrupted", flush=True)
         return 130
     except BaseException:
         check.cleanup()
-        print("buildout-check: FAILED (unexpected error)", flush=True)
+        print(f"{name}: FAILED (unexpected error)", flush=True)
         raise
     check.cleanup()
-    print(f"buildout-check: OK in {time.monotonic() - check.begin:.0f}s", flush=True)
+    print(f"{name}: OK in {time.monotonic() - check.begin:.0f}s", flush=True)
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -41,7 +41,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -57,6 +56,7 @@ from buildout_check import Failure
 from buildout_check import free_port
 from buildout_check import http_get
 from buildout_check import last_line
+from buildout_check import run_check
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -403,36 +403,15 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
 
-    def interrupted(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupted)
     check = PipCheck(keep=args.keep)
-    try:
-        check.build()
-        check.install()
-        check.make_instance()
-        check.start_servers()
-        job = check.run_job()
-        check.fetch_result(job)
-        check.check_pages_and_logs()
-    except Failure as exc:
-        check.say(f"FAILED: {exc}")
-        check.cleanup()
-        print("pip-check: FAILED", flush=True)
-        return 1
-    except KeyboardInterrupt:
-        check.cleanup()
-        print("pip-check: interrupted", flush=True)
-        return 130
-    except BaseException:
-        check.cleanup()
-        print("pip-check: FAILED (unexpected error)", flush=True)
-        raise
-    check.cleanup()
-    print(f"pip-check: OK in {time.monotonic() - check.begin:.0f}s", flush=True)
-    return 0
-
+    return run_check("pip-check", check, [
+        check.build,
+        check.install,
+        check.make_instance,
+        check.start_servers,
+        lambda: check.fetch_result(check.run_job()),
+        check.check_pages_and_logs,
+    ])
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 from AccessControl import Unauthorized
 from DateTime import DateTime
 from plone import api
+from Products.Five.browser import BrowserView
 from zExceptions import NotFound
 from zope.schema import getFieldsInOrder
 from zope.schema.interfaces import IBool
@@ -63,6 +64,19 @@ def require_signed_in():
     """
     if api.user.is_anonymous():
         raise Unauthorized("sign in to see your reports")
+
+
+class OwnListView(BrowserView):
+    """A list for a signed-in user (My reports, the schedules pages): a POST applies one of
+    its actions (``apply_action``, which checks the authenticator), a GET checks its
+    query (``query``: bad values are a 400, before any rendering), then renders."""
+
+    def __call__(self):
+        require_signed_in()
+        if self.request.method == "POST":
+            return self.apply_action()
+        self.query()
+        return self.index()
 
 
 def check_text_widgets(request, schema, prefix="form.widgets."):

@@ -2,15 +2,14 @@
 
 from urllib.parse import urlencode
 
-from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from Products.statusmessages.interfaces import IStatusMessage
 
 from collective.asyncreports import actions
 from collective.asyncreports import validation
 from collective.asyncreports.csrf import check_post
+from collective.asyncreports.plone.browser import OwnListView
 from collective.asyncreports.plone.browser import job_row
-from collective.asyncreports.plone.browser import require_signed_in
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.queue import ALL_STATES
 from collective.asyncreports.reports.registry import report_types
@@ -19,19 +18,12 @@ from collective.asyncreports.reports.registry import report_types
 PAGE_SIZE = 20
 
 
-class MyReportsView(BrowserView):
+class MyReportsView(OwnListView):
     """Lists the jobs the current user queued, newest first, filtered by
     state and report. A POST (with the authenticator) deletes finished jobs
     of the user's own, or runs one again (actions.py)."""
 
     index = ViewPageTemplateFile("templates/myreports.pt")
-
-    def __call__(self):
-        require_signed_in()
-        if self.request.method == "POST":
-            return self.apply_action()
-        self.query()  # bad values are a 400, before any rendering
-        return self.index()
 
     def query(self):
         """``b_start``, the ``job`` to highlight and the filters, checked.

@@ -9,7 +9,6 @@ one; each change is a POST with Plone's authenticator (``csrf.check_post``).
 from urllib.parse import urlencode
 
 from plone import api
-from Products.Five.browser import BrowserView
 from Products.Five.browser.pagetemplatefile import ViewPageTemplateFile
 from Products.statusmessages.interfaces import IStatusMessage
 from zExceptions import NotFound
@@ -22,8 +21,8 @@ from collective.asyncreports.csrf import check_post
 from collective.asyncreports.errors import InvalidSchedule
 from collective.asyncreports.errors import ScheduleNotFound
 from collective.asyncreports.plone import _
+from collective.asyncreports.plone.browser import OwnListView
 from collective.asyncreports.plone.browser import local_time
-from collective.asyncreports.plone.browser import require_signed_in
 from collective.asyncreports.plone.browser import site_queue
 from collective.asyncreports.plone.browser.repeat import cron_for
 from collective.asyncreports.plone.browser.repeat import in_words
@@ -141,19 +140,12 @@ def schedule_for(queue, schedule_id):
         raise NotFound(f"no schedule with id {schedule_id!r}") from None
 
 
-class SchedulesView(BrowserView):
+class SchedulesView(OwnListView):
     """A list of schedules with Pause/Resume, Run now, Edit and Delete (POST)."""
 
     table = ViewPageTemplateFile("templates/schedules_table.pt")
     view_name = None
     show_owner = False
-
-    def __call__(self):
-        require_signed_in()
-        if self.request.method == "POST":
-            return self.apply_action()
-        self.query()  # bad values are a 400, before any rendering
-        return self.index()
 
     def query(self):
         form = self.request.form
