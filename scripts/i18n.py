@@ -3,8 +3,9 @@
 ``update``: rebuild the .pot with i18ndude from the package's templates, Python, ZCML and
 GenericSetup XML, sync the .po files to it and compile each to its .mo.
 ``check``: fail when the committed .pot's messages differ from a fresh one's (its
-POT-Creation-Date and ``#:`` source locations aside), when a .po does not compile (``msgfmt -c`` when gettext is installed, python-gettext
-always) or when a committed .mo is not the one its .po compiles to.
+POT-Creation-Date and ``#:`` source locations aside), when a .po does not compile
+(``msgfmt -c`` when gettext is installed, python-gettext always) or when a committed .mo is
+not the one its .po compiles to.
 
 The .mo files are committed because zope.i18n loads only .mo files unless every process
 (instances, workers, zconsole scripts) has ``zope_i18n_compile_mo_files`` set.
