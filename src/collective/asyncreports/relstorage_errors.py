@@ -16,7 +16,9 @@ Applied in every process that loads this package, like ``zeo_oids``.
 import importlib.abc
 import importlib.util
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from functools import wraps
 
 from transaction.interfaces import TransientError
@@ -61,13 +63,36 @@ def disconnected_errors():
     return tuple(errors) + (ReplicaClosedException,)
 
 
+# While a process starts (worker.boot), a call waits for the database instead
+# of failing: Zope's startup opens connections, and it cannot be run again.
+_waiting = threading.local()
+
+
+@contextmanager
+def waiting_for_the_database():
+    """Within this block (in this thread), storage calls wait while the database
+    is away, as a ZEO client waits for its server."""
+    _waiting.on = True
+    try:
+        yield
+    finally:
+        _waiting.on = False
+
+
 def _transient(method, errors):
     @wraps(method)  # also copies RelStorage's markers (storage_method, phase_dependent)
     def call(*args, **kwargs):
-        try:
-            return method(*args, **kwargs)
-        except errors as exc:
-            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}".strip()) from exc
+        announced = False
+        while True:
+            try:
+                return method(*args, **kwargs)
+            except errors as exc:
+                if not getattr(_waiting, "on", False):
+                    raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}".strip()) from exc
+                if not announced:
+                    _announce(exc)
+                    announced = True
+                time.sleep(OPEN_RETRY_SECONDS)
 
     call.disconnects_are_transient = True
     return call
@@ -85,6 +110,15 @@ def _patch(cls, names, errors):
             setattr(cls, name, _transient(method, errors))
 
 
+def _announce(exc):
+    from collective.asyncreports import logger
+
+    text = str(exc).strip()
+    logger.warning("the database is not available (%s: %s); waiting, retrying every %ss",
+                   type(exc).__name__, text.splitlines()[0] if text else "",
+                   OPEN_RETRY_SECONDS)
+
+
 def _waiting_open(open_storage, errors):
     """RelStorageFactory.open that waits while the database is away, as a ZEO
     client waits for its server: a process that starts during an outage (or
@@ -97,12 +131,7 @@ def _waiting_open(open_storage, errors):
                 return open_storage(self)
             except errors as exc:
                 if not announced:
-                    from collective.asyncreports import logger
-
-                    logger.warning("the database is not available (%s: %s); waiting, "
-                                   "retrying every %ss", type(exc).__name__,
-                                   str(exc).strip().splitlines()[0] if str(exc).strip()
-                                   else "", OPEN_RETRY_SECONDS)
+                    _announce(exc)
                     announced = True
                 time.sleep(OPEN_RETRY_SECONDS)
 

@@ -171,8 +171,11 @@ def boot(zope_conf, zeo_timeout=None):
     # What Zope2.Startup.run.make_wsgi_app does, with our databases.
     starter = get_wsgi_starter()
     starter.setConfiguration(opts.configroot)
+    from collective.asyncreports.relstorage_errors import waiting_for_the_database
+
     try:
-        starter.prepare()
+        with waiting_for_the_database():  # RelStorage's: startup cannot run again
+            starter.prepare()
     except LockError as exc:
         raise _locked(path, exc) from exc
     import Zope2
