@@ -124,7 +124,7 @@ $(DOCS_STAMP): $(STAMP)
 
 .PHONY: docs
 docs: $(DOCS_STAMP)
-	$(BIN)/sphinx-build -W --keep-going -n -b html docs docs/_build/html
+	$(BIN)/sphinx-build -E -W --keep-going -n -b html docs docs/_build/html
 
 lint: install
 	$(BIN)/ruff check src tests bench
