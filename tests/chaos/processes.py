@@ -116,7 +116,9 @@ class Exit:
         if self.asked == "SIGKILL":
             self.ok = self.code == -signal.SIGKILL
         elif self.asked == "SIGTERM":
-            self.ok = self.code == 0
+            # A worker still booting has no handler yet: SIGTERM's default ends it.
+            self.ok = self.code == 0 or (self.code == -signal.SIGTERM
+                                         and not worker.check_ready())
         else:
             self.ok = False
         self.excerpt = "" if self.ok else crash_summary(worker.log)
