@@ -8,6 +8,7 @@ import unittest
 from types import SimpleNamespace
 
 from collective.asyncreports.queue import JobQueue
+from collective.asyncreports.relstorage_errors import DatabaseUnavailable
 from collective.asyncreports.worker.heartbeat import Heartbeat
 from collective.asyncreports.worker.progress import COOPERATIVE_SECONDS
 from collective.asyncreports.worker.progress import MAX_MESSAGE_LENGTH
@@ -196,6 +197,24 @@ class LookForCancelsTests(unittest.TestCase):
             self.assertTrue(self.running.cancelled())
             with self.assertRaises(JobCancelled):
                 self.running.progress(1, 2)
+
+    def test_a_database_that_is_away_is_looked_at_again_later(self):
+        # RelStorage's lastTransaction() asks PostgreSQL: an outage raised out of
+        # the heartbeat thread and ended it (the PostgreSQL chaos soak found it).
+        def away():
+            raise DatabaseUnavailable("connection refused")
+
+        self.heartbeat.db = SimpleNamespace(lastTransaction=away)
+        self.jobs.cancel(self.job.id, actor="manager")
+        with self.board.running(self.running):
+            with self.assertLogs("collective.asyncreports", "WARNING") as logged:
+                self.heartbeat.look_for_cancels(self.session)
+                self.heartbeat.look_for_cancels(self.session)
+            self.assertEqual(len(logged.records), 1)  # once per outage
+            self.assertFalse(self.running.cancelled())
+            self.heartbeat.db = SimpleNamespace(lastTransaction=lambda: b"2")
+            self.heartbeat.look_for_cancels(self.session)
+            self.assertTrue(self.running.cancelled())
 
     def test_a_cancel_for_another_attempt_is_not_ours(self):
         stale = self.board.new((QUEUE, self.job.id, "a-token-of-an-older-attempt"))

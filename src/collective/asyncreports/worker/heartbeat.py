@@ -131,16 +131,20 @@ class Heartbeat:
         if not running:
             self.looked = None
             return
-        mark = (self.db.lastTransaction(), frozenset((job.id, job.token) for job in running))
-        if mark != self.looked:
-            try:
-                requested = session.read(lambda app: cancel_requested(app, running))
-            except Exception:  # the database may be away; look again next time
-                if not self.look_failed:
-                    logger.warning("looking for cancel requests failed:\n%s",
-                                   traceback.format_exc())
-                self.look_failed = True
-                return
+        try:
+            # ZEO answers lastTransaction() from its cache; RelStorage asks PostgreSQL,
+            # which may be away as well.
+            mark = (self.db.lastTransaction(),
+                    frozenset((job.id, job.token) for job in running))
+            requested = (None if mark == self.looked
+                         else session.read(lambda app: cancel_requested(app, running)))
+        except Exception:  # the database may be away; look again next time
+            if not self.look_failed:
+                logger.warning("looking for cancel requests failed:\n%s",
+                               traceback.format_exc())
+            self.look_failed = True
+            return
+        if requested is not None:
             self.looked, self.look_failed = mark, False
             for job in running:
                 if job.id in requested:
