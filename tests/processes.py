@@ -22,7 +22,7 @@ from collective.asyncreports.dev import postgresql
 from collective.asyncreports.dev.processes import STORAGES
 from collective.asyncreports.dev.processes import Instance
 from collective.asyncreports.dev.processes import free_port
-from collective.asyncreports.worker.host import pid_alive
+from collective.asyncreports.dev.processes import kill_server
 
 
 ADDONS = Path(__file__).parent / "addons"
@@ -123,15 +123,6 @@ def write_over_zeo(instance, step):
     finally:
         transaction.abort()  # OFS adds may take savepoints of the thread's transaction
         db.close()
-
-
-def child_pids(pid):
-    """The PIDs of ``pid``'s children (Linux /proc)."""
-    try:
-        return [int(child) for child in
-                Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
 
 
 def pdf_text(data):
@@ -292,18 +283,8 @@ class System:
         processes, as a crash of its machine would."""
         server = next(p for p in self.instance.processes
                       if p.name == self.instance.database_name)
-        # PostgreSQL's children leave the server's process group (setsid): each by PID.
-        children = child_pids(server.pid)
-        os.killpg(server.pid, signal.SIGKILL)
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        server.wait()
-        # A new server will not start while the old one's shared memory is in use.
-        wait_for(lambda: not any(pid_alive(pid) for pid in children), 30,
-                 "the database server's processes to exit")
+        if not kill_server(server):
+            raise AssertionError("the database server's processes did not exit in 30s")
         self.instance.processes.remove(server)
 
     kill_database = kill_zeo

@@ -12,7 +12,7 @@ import os
 import signal
 import time
 
-from collective.asyncreports.worker.host import pid_alive
+from collective.asyncreports.dev.processes import kill_server
 
 
 WORKER_ARGS = ("--poll-interval", "1", "--concurrency", "2")
@@ -20,15 +20,6 @@ WORKER_ARGS = ("--poll-interval", "1", "--concurrency", "2")
 # the database (10 s) and a stuck thread's wait (10 s); this is well past them.
 STOP_TIMEOUT = 90.0
 LOG_TAIL_LINES = 14
-
-
-def child_pids(pid):
-    """The PIDs of ``pid``'s children (Linux /proc)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as children:
-            return [int(child) for child in children.read().split()]
-    except FileNotFoundError:
-        return []
 
 
 def log_tail(path, lines=LOG_TAIL_LINES):
@@ -157,19 +148,7 @@ class Cluster:
 
     def kill_zeo(self):
         zeo = self.zeo()
-        # PostgreSQL's children leave its process group: each by PID, and wait for
-        # them (a new server will not start beside their shared memory).
-        children = child_pids(zeo.pid)
-        self._signal(zeo, signal.SIGKILL)
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        zeo.wait()
-        deadline = time.monotonic() + 30
-        while any(pid_alive(pid) for pid in children) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        kill_server(zeo)  # PostgreSQL's children too, waiting for them (30 s at most)
         self.instance.processes.remove(zeo)
         self.zeo_paused = False
 

@@ -11,6 +11,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from collective.asyncreports.dev import postgresql
+from collective.asyncreports.worker.host import pid_alive
 
 
 # The order in which processes stop (lower first); anything not listed is a
@@ -280,6 +281,35 @@ class Instance:
         # signals it alone, and it stops the others in order.
         lines = [f"{os.getpid()} launcher"] + [f"{p.pid} {p.name}" for p in self.processes]
         (self.var / "run.pids").write_text("\n".join(lines) + "\n")
+
+
+def child_pids(pid):
+    """The PIDs of ``pid``'s children (Linux /proc)."""
+    try:
+        return [int(child) for child in
+                Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def kill_server(process, timeout=30):
+    """SIGKILL a database server with all its processes, as a crash of its machine
+    would: its process group, and each child by PID (PostgreSQL's leave the group).
+    True when they are all gone within ``timeout`` seconds: a new server will not
+    start beside the old one's shared memory."""
+    children = child_pids(process.pid)
+    for kill, pid in [(os.killpg, process.pid)] + [(os.kill, child) for child in children]:
+        try:
+            kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    process.wait()
+    deadline = time.monotonic() + timeout
+    while any(pid_alive(pid) for pid in children):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def wait_for_port(port, process=None, timeout=60, host="127.0.0.1"):
