@@ -102,20 +102,20 @@ class ExplicitTransactionManager(SessionTransactionManager):
             # A transaction that a failure inside transaction's own code left
             # current (a commit whose cleanup polled a database that had gone):
             # end it, as an implicit manager's begin() does.
-            try:
-                self.abort()
-            except Exception:  # noqa: S110 - the next begin says what is wrong
-                pass
+            self._abort_quietly()
             return super().begin()
         except BaseException:
             # The transaction is made before its synchs run, and RelStorage's
             # polls in one (DatabaseUnavailable while PostgreSQL restarts): end
             # it, or every later begin() raises AlreadyInTransaction.
-            try:
-                self.abort()
-            except Exception:  # noqa: S110 - the database is away; begin() says why
-                pass
+            self._abort_quietly()
             raise
+
+    def _abort_quietly(self):
+        try:
+            self.abort()
+        except Exception:  # noqa: S110 - the database is away; the next begin() says why
+            pass
 
 
 class Session:
