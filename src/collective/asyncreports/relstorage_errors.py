@@ -79,7 +79,9 @@ def waiting_for_the_database():
         _waiting.on = False
 
 
-def _transient(method, errors):
+def _until_available(method, errors, waits):
+    """``method``, waiting while the database is away when ``waits()`` says so,
+    else raising its disconnects as DatabaseUnavailable."""
     @wraps(method)  # also copies RelStorage's markers (storage_method, phase_dependent)
     def call(*args, **kwargs):
         announced = False
@@ -87,7 +89,7 @@ def _transient(method, errors):
             try:
                 return method(*args, **kwargs)
             except errors as exc:
-                if not getattr(_waiting, "on", False):
+                if not waits():
                     raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}".strip()) from exc
                 if not announced:
                     _announce(exc)
@@ -96,6 +98,11 @@ def _transient(method, errors):
 
     call.disconnects_are_transient = True
     return call
+
+
+def _transient(method, errors):
+    """A storage method: it waits only within waiting_for_the_database()."""
+    return _until_available(method, errors, waits=lambda: getattr(_waiting, "on", False))
 
 
 def _patch(cls, names, errors):
@@ -123,20 +130,7 @@ def _waiting_open(open_storage, errors):
     """RelStorageFactory.open that waits while the database is away, as a ZEO
     client waits for its server: a process that starts during an outage (or
     whose database goes away while it starts) serves once it is back."""
-    @wraps(open_storage)
-    def open_when_available(self):
-        announced = False
-        while True:
-            try:
-                return open_storage(self)
-            except errors as exc:
-                if not announced:
-                    _announce(exc)
-                    announced = True
-                time.sleep(OPEN_RETRY_SECONDS)
-
-    open_when_available.disconnects_are_transient = True
-    return open_when_available
+    return _until_available(open_storage, errors, waits=lambda: True)
 
 
 def _patch_config():
