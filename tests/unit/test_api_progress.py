@@ -250,6 +250,37 @@ class LookForCancelsTests(unittest.TestCase):
         self.assertIn("cancel was requested", str(raised[0]))
 
 
+class HeartbeatSessionTests(unittest.TestCase):
+    """The heartbeat's session opens once the database answers: opening polls it on
+    RelStorage, and an outage as the worker started ended the heartbeat thread (the
+    PostgreSQL chaos soak found it, seed 394349535)."""
+
+    def test_it_waits_for_the_database_then_opens(self):
+        tries = []
+
+        def open_connection(transaction_manager):
+            tries.append(transaction_manager)
+            if len(tries) < 3:
+                raise DatabaseUnavailable("connection refused")
+            return SimpleNamespace()
+
+        heartbeat = Heartbeat(SimpleNamespace(open=open_connection), "w1", dict)
+        with self.assertLogs("collective.asyncreports", "WARNING") as logged:
+            session = heartbeat._open_session(0.01)
+        self.assertIsNotNone(session)
+        self.assertEqual(len(tries), 3)
+        self.assertEqual(len(logged.records), 1)  # once per outage
+
+    def test_told_to_stop_while_it_waits_it_opens_nothing(self):
+        def away(transaction_manager):
+            heartbeat.stopping.set()
+            raise DatabaseUnavailable("connection refused")
+
+        heartbeat = Heartbeat(SimpleNamespace(open=away), "w1", dict)
+        with self.assertLogs("collective.asyncreports", "WARNING"):
+            self.assertIsNone(heartbeat._open_session(0.01))
+
+
 class HeartbeatPacingTests(unittest.TestCase):
     """The heartbeat thread: a cancel is seen within a fraction of a second while
     jobs run, and progress is written at most once a second."""

@@ -7,6 +7,8 @@ import threading
 import time
 import traceback
 
+from transaction.interfaces import TransientError
+
 from collective.asyncreports import logger
 from collective.asyncreports.worker.session import Session
 
@@ -86,8 +88,27 @@ class Heartbeat:
             self.thread.join(timeout=timeout)
 
     def _beat_until_stopped(self, paths, interval):
-        with Session(self.db) as session:
+        session = self._open_session(interval)
+        if session is None:  # told to stop first
+            return
+        with session:
             self._beat_loop(session, paths, interval)
+
+    def _open_session(self, retry_seconds):
+        """The heartbeat's session, opened once the database answers (opening polls
+        it on RelStorage, which may be away as the worker starts); None if the
+        worker is told to stop first."""
+        failed = False
+        while not self.stopping.is_set():
+            try:
+                return Session(self.db)
+            except TransientError:
+                if not failed:
+                    logger.warning("heartbeat: the database is away; retrying:\n%s",
+                                   traceback.format_exc())
+                failed = True
+                self.stopping.wait(retry_seconds)
+        return None
 
     def _beat_loop(self, session, paths, interval):
         beat_at = time.monotonic()  # the worker's first beat was just written
